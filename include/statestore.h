@@ -155,7 +155,7 @@ typedef struct ss_config {
     size_t property_count;
     ss_log_fn log; /* NULL = warnings and errors to stderr */
     void *log_ctx;
-    ss_log_level log_level; /* messages above this level are dropped (0 = SS_LOG_ERROR..) */
+    ss_log_level log_level; /* INFO/DEBUG pass only up to this; WARN/ERROR always pass */
 } ss_config;
 
 /*

@@ -87,7 +87,8 @@ SS_EXPORT const char *ss_ctx_name(const ss_ctx *ctx);
 /*
  * Property access. Names are matched case-insensitively. The value is the one given, else the
  * declared default, else NULL. Typed getters return SS_OK, or INVALID with a message naming
- * the property and the bad value (and never a secret's value).
+ * the property and the bad value (and never a secret's value). When the property is absent and
+ * has no default, they return SS_OK and leave *out untouched, so callers preset their default.
  */
 SS_EXPORT const char *ss_prop(const ss_ctx *ctx, const char *name);
 SS_EXPORT ss_code ss_prop_int(const ss_ctx *ctx, const char *name, int64_t min, int64_t max,

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# statestored benchmark, over real sockets on 127.0.0.1:
+#   1. idle RSS after start-up (memory store, one key seeded)
+#   2. GET and save throughput at 64 keep-alive connections (wrk), on the memory store
+#   3. the same GET load against a fixed-200 libmicrohttpd server configured like the daemon:
+#      the ratio shows what the daemon costs over the bare HTTP library
+#   4. Dapr's perf-test shape: ~1,000 req/s over 16 connections, GET on the in-memory store, for
+#      PERF_SECONDS (default 60, as Dapr's test): p50/p90/p99 latency (wrk, microsecond
+#      resolution; hey as a cross-check), CPU (mCPU) and RSS, beside Dapr's published figures.
+# Numbers are printed, never asserted.
+#
+# usage: run.sh <statestored> <fixed200>
+# env:   TPUT_SECONDS (default 10), PERF_SECONDS (default 60), THREADS (default: CPU count),
+#        BENCH_QUICK=1 (TPUT_SECONDS=3, PERF_SECONDS=10)
+set -uo pipefail
+DAEMON=${1:?usage: run.sh <statestored> <fixed200>}
+FIXED=${2:?usage: run.sh <statestored> <fixed200>}
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=/dev/null
+. "$HERE/../../scripts/services/lib.sh"
+
+if [ "${BENCH_QUICK:-}" = 1 ]; then : "${TPUT_SECONDS:=3}" "${PERF_SECONDS:=10}"; fi
+TPUT=${TPUT_SECONDS:-10}
+PERF=${PERF_SECONDS:-60}
+THREADS=${THREADS:-$(nproc)}
+for tool in wrk hey curl python3; do
+  command -v "$tool" >/dev/null || { echo "daemon_bench: $tool is not installed (scripts/install-deps.sh)"; exit 77; }
+done
+
+WORK=$(mktemp -d /tmp/ss-daemon-bench-XXXXXX)
+cleanup() {
+  stop_pidfile "$WORK/daemon.pid"
+  stop_pidfile "$WORK/fixed.pid"
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+mkdir -p "$WORK/res"
+cat >"$WORK/res/mem.yaml" <<'YAML'
+apiVersion: dapr.io/v1alpha1
+kind: Component
+metadata:
+  name: mem
+spec:
+  type: state.in-memory
+  version: v1
+YAML
+
+PORT=$(free_port)
+"$DAEMON" --dapr-http-port "$PORT" --resources-path "$WORK/res" --threads "$THREADS" \
+  --log-level warn >"$WORK/daemon.log" 2>&1 </dev/null &
+echo $! >"$WORK/daemon.pid"
+DPID=$(cat "$WORK/daemon.pid")
+wait_cmd 20 curl -sf "http://127.0.0.1:$PORT/v1.0/healthz" || { cat "$WORK/daemon.log"; exit 1; }
+BASE="http://127.0.0.1:$PORT/v1.0/state/mem"
+VALUE='"a fixed value of about the size the benchmark stores"'
+curl -sf -XPOST "$BASE" -H 'Content-Type: application/json' \
+  -d "[{\"key\":\"bench\",\"value\":$VALUE}]" || { echo "seeding failed"; exit 1; }
+
+calc() { awk "BEGIN { print $1 }"; }
+holds() { awk "BEGIN { exit !($1) }"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+wrk_rps() { awk '/^Requests\/sec/ {printf "%.0f", $2}'; }
+# wrk --latency prints "50%  123.00us"; convert to ms
+wrk_pct() {
+  awk -v p="$1" '$1 == p"%" {
+    v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
+    if (u == "us") v /= 1000; else if (u == "s") v *= 1000; else if (u == "m") v *= 60000;
+    printf "%.3f", v }'
+}
+
+sleep 1
+IDLE_RSS=$(rss_kb "$DPID")
+echo "statestored $("$DAEMON" --version | awk '{print $2}') — $THREADS HTTP threads, memory store, $(nproc) CPUs"
+printf "idle RSS: %.1f MB (target <= 10 MB) %s\n" "$(calc "$IDLE_RSS / 1024")" \
+  "$([ "$IDLE_RSS" -le 10240 ] && echo met || echo BELOW)"
+
+# -- throughput at 64 connections -------------------------------------------------------------
+cat >"$WORK/save.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, '[{"key":"save-' .. (n % 10000) .. '","value":$VALUE}]')
+end
+LUA
+echo
+echo "throughput, 64 connections, ${TPUT}s each (wrk -t2 -c64)"
+GET_RPS=$(wrk -t2 -c64 -d"${TPUT}s" "$BASE/bench" | wrk_rps)
+printf "  %-44s %10s req/s\n" "GET  /v1.0/state/mem/bench" "$GET_RPS"
+SAVE_RPS=$(wrk -t2 -c64 -d"${TPUT}s" -s "$WORK/save.lua" "$BASE" | wrk_rps)
+printf "  %-44s %10s req/s\n" "POST /v1.0/state/mem (one item)" "$SAVE_RPS"
+
+FPORT=$(free_port)
+"$FIXED" "$FPORT" "$THREADS" >"$WORK/fixed.log" 2>&1 </dev/null &
+echo $! >"$WORK/fixed.pid"
+wait_port 127.0.0.1 "$FPORT" 10 || exit 1
+FIX_RPS=$(wrk -t2 -c64 -d"${TPUT}s" "http://127.0.0.1:$FPORT/v1.0/state/mem/bench" | wrk_rps)
+stop_pidfile "$WORK/fixed.pid"
+printf "  %-44s %10s req/s\n" "fixed 200 (same libmicrohttpd setup)" "$FIX_RPS"
+RATIO=$(calc "$GET_RPS / $FIX_RPS")
+printf "ratio GET vs fixed-200: %.2fx (target >= 0.70x) %s\n" "$RATIO" \
+  "$(holds "$RATIO >= 0.7" && echo met || echo BELOW)"
+
+# -- Dapr's perf shape: 1,000 req/s over 16 connections ---------------------------------------
+# wrk paces each connection with delay(): 16 connections x (16 ms + latency) ~= 1,000 req/s.
+cat >"$WORK/pace.lua" <<'LUA'
+function delay() return 16 end
+LUA
+echo
+echo "Dapr perf-test shape: GET, 16 connections, ~1,000 req/s, ${PERF}s"
+T0=$(cpu_ticks "$DPID")
+S0=$(date +%s.%N)
+wrk -t2 -c16 -d"${PERF}s" --latency -s "$WORK/pace.lua" "$BASE/bench" >"$WORK/perf.txt"
+S1=$(date +%s.%N)
+T1=$(cpu_ticks "$DPID")
+RSS=$(rss_kb "$DPID")
+HZ=$(getconf CLK_TCK)
+MCPU=$(calc "($T1 - $T0) / $HZ / ($S1 - $S0) * 1000")
+P50=$(wrk_pct 50 <"$WORK/perf.txt")
+P90=$(wrk_pct 90 <"$WORK/perf.txt")
+P99=$(wrk_pct 99 <"$WORK/perf.txt")
+RATE=$(wrk_rps <"$WORK/perf.txt")
+printf "  %-10s %12s %12s\n" "" "statestored" "Dapr v1.17"
+printf "  %-10s %12s %12s\n" "req/s" "$RATE" "1000"
+printf "  %-10s %9s ms %9s ms   target <= 0.2 ms %s\n" "p50" "$P50" "0.73" \
+  "$(holds "$P50 <= 0.2" && echo met || echo BELOW)"
+printf "  %-10s %9s ms %9s ms\n" "p90" "$P90" "1.60"
+printf "  %-10s %9s ms %9s ms   target <= 0.5 ms %s\n" "p99" "$P99" "1.97" \
+  "$(holds "$P99 <= 0.5" && echo met || echo BELOW)"
+printf "  %-10s %9.1f m  %9s m\n" "CPU" "$MCPU" "57"
+printf "  %-10s %9.1f MB %9s MB\n" "RSS" "$(calc "$RSS / 1024")" "48"
+
+# hey paces with its own rate limiter (62.5 req/s per worker); its report has 0.1 ms resolution.
+HEY=$(hey -z "$(( PERF < 10 ? PERF : 10 ))s" -c 16 -q 62.5 "$BASE/bench" 2>&1)
+H50=$(echo "$HEY" | awk '$1 == "50%" {printf "%.2f", $3 * 1000}')
+H90=$(echo "$HEY" | awk '$1 == "90%" {printf "%.2f", $3 * 1000}')
+H99=$(echo "$HEY" | awk '$1 == "99%" {printf "%.2f", $3 * 1000}')
+HRPS=$(echo "$HEY" | awk '/Requests\/sec/ {printf "%.0f", $2}')
+echo "  cross-check with hey (-c 16 -q 62.5, $(( PERF < 10 ? PERF : 10 ))s): $HRPS req/s, p50 $H50 ms, p90 $H90 ms, p99 $H99 ms"
+echo "  (hey's own client costs show up in its numbers; wrk's are the ones compared above)"

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The README's test command: on a fresh Debian 12 machine it installs every dependency, checks
+# formatting, starts every real server the tests use on 127.0.0.1, builds twice (normal, and
+# AddressSanitizer + UBSan) with -Werror, and runs every test in both builds. It ends with one
+# summary line over both runs: "total: N passed, N failed".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+jobs=$(nproc 2>/dev/null || echo 2)
+
+bash scripts/install-deps.sh
+bash scripts/check-format.sh
+
+svc=$(mktemp -d /tmp/statestore-services.XXXXXX)
+cleanup() {
+  bash "$root/scripts/services/all.sh" stop "$svc" || true
+  rm -rf "$svc"
+}
+trap cleanup EXIT
+bash scripts/services/all.sh start "$svc"
+for f in "$svc"/*.env; do
+  [ -f "$f" ] || continue
+  # shellcheck disable=SC1090
+  source "$f"
+done
+
+build() { # dir, extra cmake args...
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -DSS_WERROR=ON "$@" >"$dir.configure.log" 2>&1 ||
+    { cat "$dir.configure.log"; return 1; }
+  grep -E 'statestore drivers|driver .*: off' "$dir.configure.log" || true
+  cmake --build "$dir" -j"$jobs" 2>&1 | grep -vE '^\[ *[0-9]+%\]' || true
+  cmake --build "$dir" -j"$jobs" >/dev/null # fails the script if the build above failed
+}
+
+build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+build build-asan -DCMAKE_BUILD_TYPE=Debug -DSS_SANITIZE=ON -DSS_BUILD_BENCH=OFF
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+passed=0
+failed=0
+status=0
+run_ctest() { # dir label
+  local out
+  echo "=== ctest: $2"
+  set +e
+  (cd "$1" && ctest --output-on-failure --timeout 600) | tee "$1.ctest.log"
+  local rc=${PIPESTATUS[0]}
+  set -e
+  [ "$rc" -eq 0 ] || status=1
+  out=$(grep -E 'tests passed, [0-9]+ tests failed out of [0-9]+' "$1.ctest.log" | tail -n1)
+  if [[ $out =~ ([0-9]+)\ tests\ failed\ out\ of\ ([0-9]+) ]]; then
+    local f=${BASH_REMATCH[1]} t=${BASH_REMATCH[2]}
+    local s
+    s=$(grep -cE '\*\*\*Skipped' "$1.ctest.log" || true)
+    failed=$((failed + f))
+    passed=$((passed + t - f - s))
+  else
+    status=1
+  fi
+}
+run_ctest build "normal build"
+run_ctest build-asan "AddressSanitizer + UBSan build"
+
+skipped=$(cat build.ctest.log build-asan.ctest.log | grep -cE '\*\*\*Skipped' || true)
+if [ "$skipped" -gt 0 ]; then
+  echo "skipped tests (each printed why above):"
+  cat build.ctest.log build-asan.ctest.log | grep -E '\*\*\*Skipped' || true
+fi
+echo "total: $passed passed, $failed failed, $skipped skipped"
+exit "$status"

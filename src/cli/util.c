@@ -1,0 +1,279 @@
+/*
+ * util.c — small helpers for the CLI: owned pairs, a string pool, whole-file reads, base64,
+ * error reporting and the progress line.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cli.h"
+
+void pairs_free(pairs *p)
+{
+    if (!p) return;
+    for (size_t i = 0; i < p->count; i++) {
+        free((char *)p->items[i].name);
+        free((char *)p->items[i].value);
+    }
+    free(p->items);
+    p->items = NULL;
+    p->count = 0;
+}
+
+bool pairs_add(pairs *p, const char *name, size_t name_len, const char *value, size_t value_len)
+{
+    ss_pair *items = realloc(p->items, (p->count + 1) * sizeof *items);
+    if (!items) return false;
+    p->items = items;
+    char *n = malloc(name_len + 1);
+    char *v = malloc(value_len + 1);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return false;
+    }
+    memcpy(n, name, name_len);
+    n[name_len] = '\0';
+    memcpy(v, value, value_len);
+    v[value_len] = '\0';
+    items[p->count].name = n;
+    items[p->count].value = v;
+    p->count++;
+    return true;
+}
+
+bool pairs_add_kv(pairs *p, const char *kv)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv) return false;
+    return pairs_add(p, kv, (size_t)(eq - kv), eq + 1, strlen(eq + 1));
+}
+
+const char *pairs_get(const pairs *p, const char *name)
+{
+    for (size_t i = 0; i < p->count; i++)
+        if (strcmp(p->items[i].name, name) == 0) return p->items[i].value;
+    return NULL;
+}
+
+char *pool_keep(pool *p, char *s)
+{
+    if (!s) return NULL;
+    if (p->count == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 16;
+        char **items = realloc(p->items, cap * sizeof *items);
+        if (!items) {
+            free(s);
+            return NULL;
+        }
+        p->items = items;
+        p->cap = cap;
+    }
+    p->items[p->count++] = s;
+    return s;
+}
+
+void pool_free(pool *p)
+{
+    if (!p) return;
+    for (size_t i = 0; i < p->count; i++) free(p->items[i]);
+    free(p->items);
+    memset(p, 0, sizeof *p);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static void vreport(const cli *c, ss_code code, const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 0)))
+#endif
+    ;
+
+static void vreport(const cli *c, ss_code code, const char *fmt, va_list ap)
+{
+    char msg[2048];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    fprintf(stderr, "%s: %s\n", c->prog, msg);
+    if (c->json) {
+        /* Scripts reading --json output get the failure on stdout too. */
+        fprintf(stdout, "{\"error\":{\"code\":\"%s\",\"message\":", ss_code_name(code));
+        json_put_string(stdout, msg, strlen(msg));
+        fprintf(stdout, ",\"retryable\":%s}}\n", ss_code_retryable(code) ? "true" : "false");
+    }
+}
+
+void cli_errorf(const cli *c, ss_code code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport(c, code, fmt, ap);
+    va_end(ap);
+}
+
+int cli_fail(const cli *c, ss_code code, const ss_error *err)
+{
+    const char *msg = (err && err->message[0]) ? err->message : ss_code_text(code);
+    cli_errorf(c, code, "%s", msg);
+    return ss_code_exit_status(code);
+}
+
+int cli_usage(const cli *c, const char *cmd, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s%s%s: %s\n", c->prog, cmd ? " " : "", cmd ? cmd : "", msg);
+    fprintf(stderr, "Run '%s%s%s --help' for usage.\n", c->prog, cmd ? " " : "", cmd ? cmd : "");
+    return EXIT_USAGE;
+}
+
+int read_all(const cli *c, const char *path, char **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    bool is_stdin = strcmp(path, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f) {
+        cli_errorf(c, SS_INVALID, "%s: %s", path, strerror(errno));
+        return EXIT_NOINPUT;
+    }
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    int rc = 0;
+    while (buf) {
+        if (n + 1 >= cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) break;
+    }
+    if (!buf) {
+        cli_errorf(c, SS_NOMEM, "%s: out of memory", path);
+        rc = ss_code_exit_status(SS_NOMEM);
+    } else if (ferror(f)) {
+        cli_errorf(c, SS_INVALID, "%s: read failed: %s", is_stdin ? "stdin" : path,
+                   strerror(errno));
+        free(buf);
+        buf = NULL;
+        rc = EXIT_IOERR;
+    }
+    if (!is_stdin) fclose(f);
+    if (rc) return rc;
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *base64_encode(const void *data, size_t len)
+{
+    const unsigned char *s = data;
+    char *out = malloc((len + 2) / 3 * 4 + 1);
+    if (!out) return NULL;
+    size_t o = 0, i = 0;
+    for (; i + 2 < len; i += 3) {
+        unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
+        out[o++] = b64[v >> 18 & 63];
+        out[o++] = b64[v >> 12 & 63];
+        out[o++] = b64[v >> 6 & 63];
+        out[o++] = b64[v & 63];
+    }
+    if (i < len) {
+        unsigned v = (unsigned)s[i] << 16 | (i + 1 < len ? (unsigned)s[i + 1] << 8 : 0);
+        out[o++] = b64[v >> 18 & 63];
+        out[o++] = b64[v >> 12 & 63];
+        out[o++] = i + 1 < len ? b64[v >> 6 & 63] : '=';
+        out[o++] = '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static int b64_val(unsigned char ch)
+{
+    const char *p = ch ? strchr(b64, ch) : NULL;
+    return p ? (int)(p - b64) : -1;
+}
+
+char *base64_decode(const char *s, size_t len, size_t *out_len, bool *bad)
+{
+    *bad = false;
+    if (len % 4 != 0) {
+        *bad = true;
+        return NULL;
+    }
+    char *out = malloc(len / 4 * 3 + 1);
+    if (!out) return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 4) {
+        int v[4];
+        int pad = 0;
+        for (int k = 0; k < 4; k++) {
+            unsigned char ch = (unsigned char)s[i + k];
+            if (ch == '=' && i + 4 == len && k >= 2) {
+                v[k] = 0;
+                pad++;
+            } else if (pad || (v[k] = b64_val(ch)) < 0) {
+                free(out);
+                *bad = true;
+                return NULL;
+            }
+        }
+        unsigned x =
+            (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
+        out[o++] = (char)(x >> 16);
+        if (pad < 2) out[o++] = (char)(x >> 8 & 255);
+        if (pad < 1) out[o++] = (char)(x & 255);
+    }
+    out[o] = '\0';
+    *out_len = o;
+    return out;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+void progress_start(progress *p, const cli *c, const char *what, unsigned long long total)
+{
+    memset(p, 0, sizeof *p);
+    p->on = c->stderr_tty && !c->quiet;
+    p->what = what;
+    p->total = total;
+}
+
+void progress_update(progress *p, unsigned long long done, unsigned long long count)
+{
+    if (!p->on) return;
+    if (p->total) {
+        unsigned pct = (unsigned)(done * 100 / p->total);
+        if (pct > 100) pct = 100;
+        int width = 30, fill = (int)(pct * (unsigned)width / 100);
+        fprintf(stderr, "\r%s [%.*s%*s] %3u%%  %llu records", p->what, fill,
+                "##############################", width - fill, "", pct, count);
+    } else {
+        fprintf(stderr, "\r%s  %llu records", p->what, count);
+    }
+    fflush(stderr);
+    p->last_drawn = count;
+}
+
+void progress_end(progress *p)
+{
+    if (p->on) fputs("\n", stderr);
+    p->on = false;
+}

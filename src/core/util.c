@@ -1,0 +1,256 @@
+/* util.c — strings, values, clocks, UUIDs, time formatting and the retry sleep hook. */
+#include "core/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *ss_version(void)
+{
+    return SS_VERSION_STRING;
+}
+
+void ss_free(void *ptr)
+{
+    free(ptr);
+}
+
+char *ss_strdup(const char *s)
+{
+    if (!s) return NULL;
+    return ss_strndup(s, strlen(s));
+}
+
+char *ss_strndup(const char *s, size_t n)
+{
+    if (!s) return NULL;
+    size_t len = strnlen(s, n);
+    char *p = malloc(len + 1);
+    if (!p) return NULL;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+/* ---- values ---- */
+
+ss_value *ss_value_new(const void *data, size_t len, const char *etag)
+{
+    if (!data && len > 0) return NULL;
+    if (len == SIZE_MAX) return NULL;
+    ss_value *v = calloc(1, sizeof *v);
+    if (!v) return NULL;
+    v->data = malloc(len + 1);
+    if (!v->data) goto fail;
+    if (len) memcpy(v->data, data, len);
+    v->data[len] = '\0';
+    v->len = len;
+    if (etag) {
+        v->etag = ss_strdup(etag);
+        if (!v->etag) goto fail;
+    }
+    return v;
+fail:
+    ss_value_free(v);
+    return NULL;
+}
+
+void ss_value_free(ss_value *value)
+{
+    if (!value) return;
+    for (size_t i = 0; i < value->metadata_count; i++) {
+        free((char *)value->metadata[i].name);
+        free((char *)value->metadata[i].value);
+    }
+    free(value->metadata);
+    free(value->data);
+    free(value->etag);
+    free(value);
+}
+
+const char *ss_value_meta(const ss_value *value, const char *name)
+{
+    if (!value || !name) return NULL;
+    for (size_t i = 0; i < value->metadata_count; i++)
+        if (value->metadata[i].name && strcmp(value->metadata[i].name, name) == 0)
+            return value->metadata[i].value;
+    return NULL;
+}
+
+ss_code ss_value_add_meta(ss_value *value, const char *name, const char *val)
+{
+    if (!value || !name || !*name) return SS_INVALID;
+    ss_pair *grown = realloc(value->metadata, (value->metadata_count + 1) * sizeof *grown);
+    if (!grown) return SS_NOMEM;
+    value->metadata = grown;
+    char *n = ss_strdup(name);
+    char *v = ss_strdup(val ? val : "");
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return SS_NOMEM;
+    }
+    value->metadata[value->metadata_count].name = n;
+    value->metadata[value->metadata_count].value = v;
+    value->metadata_count++;
+    return SS_OK;
+}
+
+ss_code ss_value_set_expiry(ss_value *value, int64_t expires_unix_ms)
+{
+    char buf[40];
+    ss_format_rfc3339(expires_unix_ms, buf, sizeof buf);
+    return ss_value_add_meta(value, SS_META_TTL_EXPIRE, buf);
+}
+
+const char *ss_op_meta(const ss_op *op, const char *name)
+{
+    if (!op || !name) return NULL;
+    for (size_t i = 0; i < op->metadata_count; i++)
+        if (op->metadata[i].name && strcmp(op->metadata[i].name, name) == 0)
+            return op->metadata[i].value;
+    return NULL;
+}
+
+bool ss_parse_int64(const char *s, int64_t *out)
+{
+    if (!s || !*s) return false;
+    const char *p = s;
+    bool neg = false;
+    if (*p == '+' || *p == '-') neg = *p++ == '-';
+    if (!*p) return false;
+    uint64_t acc = 0;
+    const uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9') return false;
+        unsigned d = (unsigned)(*p - '0');
+        if (acc > (limit - d) / 10) return false;
+        acc = acc * 10 + d;
+    }
+    if (neg)
+        *out = acc == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)acc;
+    else
+        *out = (int64_t)acc;
+    return true;
+}
+
+/* ---- UUIDs, clocks, time text ---- */
+
+static void fill_random(unsigned char *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = getrandom(buf + got, len - got, 0);
+        if (n > 0) {
+            got += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            break;
+        }
+    }
+    if (got == len) return;
+    /* Kernels without getrandom(2): the device gives the same bytes. */
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    while (fd >= 0 && got < len) {
+        ssize_t n = read(fd, buf + got, len - got);
+        if (n > 0)
+            got += (size_t)n;
+        else if (!(n < 0 && errno == EINTR))
+            break;
+    }
+    if (fd >= 0) close(fd);
+    if (got < len) {
+        /* No random source at all: still unique per process and call, never a repeat. */
+        static _Atomic unsigned long counter;
+        unsigned long c = ++counter;
+        int64_t t = ss_monotonic_ms() ^ ss_now_unix_ms();
+        for (size_t i = got; i < len; i++)
+            buf[i] = (unsigned char)((c >> ((i % 8) * 8)) ^ (unsigned long)(t >> (i % 7)) ^
+                                     (unsigned long)getpid());
+    }
+}
+
+void ss_uuid4(char out[37])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char b[16];
+    fill_random(b, sizeof b);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    size_t o = 0;
+    for (size_t i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
+        out[o++] = hex[b[i] >> 4];
+        out[o++] = hex[b[i] & 15];
+    }
+    out[o] = '\0';
+}
+
+int64_t ss_now_unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t ss_monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void ss_format_rfc3339(int64_t unix_ms, char *buf, size_t buflen)
+{
+    if (!buf || buflen == 0) return;
+    /* Floor division so times before 1970 round towards the past, like every clock. */
+    int64_t secs = unix_ms / 1000;
+    if (unix_ms % 1000 < 0) secs--;
+    time_t t = (time_t)secs;
+    struct tm tm;
+    if (!gmtime_r(&t, &tm)) {
+        snprintf(buf, buflen, "1970-01-01T00:00:00Z");
+        return;
+    }
+    if (strftime(buf, buflen, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) buf[0] = '\0';
+}
+
+/* ---- retry sleep hook ---- */
+
+static ss_sleep_fn sleep_fn;
+static void *sleep_ctx;
+
+void ss_internal_set_sleep(ss_sleep_fn fn, void *ctx)
+{
+    sleep_fn = fn;
+    sleep_ctx = ctx;
+}
+
+void ss_internal_sleep(uint32_t ms)
+{
+    if (sleep_fn) {
+        sleep_fn(sleep_ctx, ms);
+        return;
+    }
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+uint32_t ss_retry_delay_ms(const ss_retry *r, uint32_t attempt)
+{
+    if (!r || r->interval_ms == 0) return 0;
+    if (r->pattern && strcmp(r->pattern, SS_EXPONENTIAL) == 0) {
+        uint32_t shift = attempt > 0 ? attempt - 1 : 0;
+        uint64_t d = shift >= 32 ? UINT64_MAX : (uint64_t)r->interval_ms << shift;
+        return d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+    }
+    return r->interval_ms;
+}

@@ -1,0 +1,1009 @@
+/*
+ * api.c — Dapr's state HTTP API (/v1.0/state, healthz, metadata) over the public library.
+ * Status codes, error codes and messages follow daprd (pkg/api/http) so Dapr SDKs behave the
+ * same against statestored; see docs/DAEMON.md for the differences we chose.
+ */
+#include "daemon.h"
+#include "json.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CT_JSON "application/json"
+#define CT_TEXT "text/plain; charset=utf-8"
+
+/* Bulk get parallelism beyond this is clamped: it only bounds threads the core uses. */
+#define MAX_PARALLELISM 1024
+
+/* ---------------------------------------------------------------------------------------- */
+/* Small helpers                                                                             */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Everything one request allocates, freed together at the end of the request. */
+typedef struct arena {
+    void **ptrs;
+    size_t n, cap;
+    bool oom;
+} arena;
+
+static void *ar_keep(arena *a, void *p)
+{
+    if (!p) {
+        a->oom = true;
+        return NULL;
+    }
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 16;
+        void **np = realloc(a->ptrs, cap * sizeof *np);
+        if (!np) {
+            free(p);
+            a->oom = true;
+            return NULL;
+        }
+        a->ptrs = np;
+        a->cap = cap;
+    }
+    a->ptrs[a->n++] = p;
+    return p;
+}
+
+static void *ar_alloc(arena *a, size_t n)
+{
+    return ar_keep(a, calloc(n ? n : 1, 1));
+}
+
+static void ar_free(arena *a)
+{
+    for (size_t i = 0; i < a->n; i++) free(a->ptrs[i]);
+    free(a->ptrs);
+    a->ptrs = NULL;
+    a->n = a->cap = 0;
+}
+
+static void set_body(hresp *r, int status, const char *ct, char *body, size_t len)
+{
+    r->status = status;
+    r->content_type = ct;
+    r->body = body;
+    r->len = len;
+}
+
+static void oom_resp(hresp *r)
+{
+    static const char msg[] = "{\"errorCode\":\"ERR_INTERNAL\",\"message\":\"out of memory\"}";
+    char *b = malloc(sizeof msg);
+    if (b) memcpy(b, msg, sizeof msg);
+    set_body(r, 500, CT_JSON, b, b ? sizeof msg - 1 : 0);
+}
+
+/* Dapr's error body: {"errorCode": "...", "message": "..."}. */
+static void err_resp(hresp *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void err_resp(hresp *r, int status, const char *code, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    jbuf b = {0};
+    jb_lit(&b, "{\"errorCode\":");
+    jb_cstr(&b, code);
+    jb_lit(&b, ",\"message\":");
+    jb_cstr(&b, msg);
+    jb_lit(&b, "}");
+    size_t len;
+    char *body = jb_take(&b, &len);
+    if (!body) {
+        oom_resp(r);
+        return;
+    }
+    set_body(r, status, CT_JSON, body, len);
+    r->errmsg = body;
+}
+
+static void empty_resp(hresp *r, int status)
+{
+    set_body(r, status, NULL, NULL, 0);
+}
+
+static bool add_header(hresp *r, const char *name, size_t nlen, const char *value)
+{
+    char **h = realloc(r->headers, (r->nheaders + 1) * 2 * sizeof *h);
+    if (!h) return false;
+    r->headers = h;
+    char *n = malloc(nlen + 1);
+    char *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return false;
+    }
+    memcpy(n, name, nlen);
+    n[nlen] = '\0';
+    h[r->nheaders * 2] = n;
+    h[r->nheaders * 2 + 1] = v;
+    r->nheaders++;
+    return true;
+}
+
+void hresp_free(hresp *r)
+{
+    if (!r) return;
+    if (r->value)
+        ss_value_free(r->value);
+    else
+        free(r->body);
+    for (size_t i = 0; i < r->nheaders * 2; i++) free(r->headers[i]);
+    free(r->headers);
+    memset(r, 0, sizeof *r);
+}
+
+static int hexv(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+long go_query_unescape(char *out, const char *in, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+        if (c == '+') {
+            out[o++] = ' ';
+        } else if (c == '%') {
+            if (i + 2 >= len) return -1;
+            int h = hexv(in[i + 1]), l = hexv(in[i + 2]);
+            if (h < 0 || l < 0) return -1;
+            out[o++] = (char)(h << 4 | l);
+            i += 2;
+        } else {
+            out[o++] = c;
+        }
+    }
+    out[o] = '\0';
+    return (long)o;
+}
+
+static const char *query_get(const hreq *q, const char *name)
+{
+    for (size_t i = 0; i < q->nquery; i++)
+        if (strcmp(q->query[i].name, name) == 0) return q->query[i].value;
+    return NULL;
+}
+
+/* metadata.<k> query parameters, first value of each name wins (as Go's url.Values.Get). */
+static bool query_metadata(const hreq *q, arena *a, ss_pair **out, size_t *count)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < q->nquery; i++)
+        if (strncmp(q->query[i].name, "metadata.", 9) == 0) n++;
+    *out = NULL;
+    *count = 0;
+    if (!n) return true;
+    ss_pair *p = ar_alloc(a, n * sizeof *p);
+    if (!p) return false;
+    size_t k = 0;
+    for (size_t i = 0; i < q->nquery; i++) {
+        const char *name = q->query[i].name;
+        if (strncmp(name, "metadata.", 9) != 0) continue;
+        name += 9;
+        bool dup = false;
+        for (size_t j = 0; j < k && !dup; j++) dup = strcmp(p[j].name, name) == 0;
+        if (dup) continue;
+        p[k].name = name;
+        p[k].value = q->query[i].value ? q->query[i].value : "";
+        k++;
+    }
+    *out = p;
+    *count = k;
+    return true;
+}
+
+/* Request metadata = body metadata with the query's metadata.* merged over it (daprd's order). */
+static bool merge_metadata(arena *a, const ss_pair *body, size_t nbody, const ss_pair *q, size_t nq,
+                           const ss_pair **out, size_t *count)
+{
+    if (!nq || !nbody) {
+        *out = nq ? q : body;
+        *count = nq ? nq : nbody;
+        return true;
+    }
+    ss_pair *p = ar_alloc(a, (nbody + nq) * sizeof *p);
+    if (!p) return false;
+    size_t k = 0;
+    for (size_t i = 0; i < nbody; i++) {
+        bool over = false;
+        for (size_t j = 0; j < nq && !over; j++) over = strcmp(body[i].name, q[j].name) == 0;
+        if (!over) p[k++] = body[i];
+    }
+    for (size_t j = 0; j < nq; j++) p[k++] = q[j];
+    *out = p;
+    *count = k;
+    return true;
+}
+
+static const dstore *find_store(const dserver *s, const char *name)
+{
+    for (size_t i = 0; i < s->nstores; i++)
+        if (strcmp(s->stores[i].name, name) == 0) return &s->stores[i];
+    return NULL;
+}
+
+/* Resolves the store or writes daprd's error. */
+static const dstore *resolve_store(const dserver *s, const char *name, hresp *r)
+{
+    if (s->nstores == 0) {
+        err_resp(r, 500, "ERR_STATE_STORE_NOT_CONFIGURED", "state store %s is not configured",
+                 name);
+        return NULL;
+    }
+    const dstore *st = find_store(s, name);
+    if (!st) err_resp(r, 400, "ERR_STATE_STORE_NOT_FOUND", "state store %s is not found", name);
+    return st;
+}
+
+/* Checks a user key and builds the stored key (prefix + key). NULL after writing a 400 (or OOM). */
+static char *make_key(const dstore *st, const char *key, size_t klen, arena *a, hresp *r,
+                      const char *where)
+{
+    if (klen == 0) {
+        err_resp(r, 400, "ERR_MALFORMED_REQUEST", "%s\"key\" is a required field", where);
+        return NULL;
+    }
+    if (memchr(key, '\0', klen)) {
+        err_resp(r, 400, "ERR_MALFORMED_REQUEST", "%skey must not contain a NUL character", where);
+        return NULL;
+    }
+    if (strstr(key, "||")) {
+        err_resp(r, 400, "ERR_MALFORMED_REQUEST", "%sinput key/keyPrefix '%s' can't contain '||'",
+                 where, key);
+        return NULL;
+    }
+    char *k = ar_alloc(a, st->prefix_len + klen + 1);
+    if (!k) {
+        oom_resp(r);
+        return NULL;
+    }
+    if (st->prefix_len) memcpy(k, st->prefix, st->prefix_len);
+    memcpy(k + st->prefix_len, key, klen);
+    return k;
+}
+
+static int status_of(ss_code c)
+{
+    int s = ss_code_http_status(c);
+    return s >= 400 ? s : 500;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Body items (shared by save and transaction)                                               */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct item {
+    char *key; /* user key, decoded */
+    const char *value;
+    size_t value_len;
+    char *etag;
+    ss_pair *md;
+    size_t nmd;
+    char *concurrency;
+    char *consistency;
+} item;
+
+/* A string member: absent or null leaves *out NULL; any other non-string is an error. */
+static bool str_member(const jdoc *d, int obj, const char *name, arena *a, char **out, size_t *len,
+                       char *err, size_t errlen, const char *where)
+{
+    *out = NULL;
+    if (len) *len = 0;
+    int v = jdoc_get(d, obj, name);
+    if (v < 0 || jdoc_type(d, v) == J_NULL) return true;
+    if (jdoc_type(d, v) != J_STRING) {
+        snprintf(err, errlen, "%s%s must be a string", where, name);
+        return false;
+    }
+    *out = ar_keep(a, jdoc_strdup(d, v, len));
+    if (!*out) snprintf(err, errlen, "out of memory");
+    return *out != NULL;
+}
+
+static bool md_member(const jdoc *d, int obj, const char *name, arena *a, ss_pair **out,
+                      size_t *count, char *err, size_t errlen, const char *where)
+{
+    *out = NULL;
+    *count = 0;
+    int v = jdoc_get(d, obj, name);
+    if (v < 0 || jdoc_type(d, v) == J_NULL) return true;
+    if (jdoc_type(d, v) != J_OBJECT) {
+        snprintf(err, errlen, "%s%s must be an object of strings", where, name);
+        return false;
+    }
+    int n = jdoc_size(d, v);
+    if (!n) return true;
+    ss_pair *p = ar_alloc(a, (size_t)n * sizeof *p);
+    if (!p) return snprintf(err, errlen, "out of memory"), false;
+    int k = jdoc_child(d, v);
+    for (int i = 0; i < n; i++) {
+        int val = k + 1;
+        jtype t = jdoc_type(d, val);
+        char *nm = ar_keep(a, jdoc_strdup(d, k, NULL));
+        char *vs = t == J_STRING ? ar_keep(a, jdoc_strdup(d, val, NULL)) : (char *)"";
+        if (!nm || !vs) return snprintf(err, errlen, "out of memory"), false;
+        if (t != J_STRING && t != J_NULL) {
+            snprintf(err, errlen, "%s%s.%s must be a string", where, name, nm);
+            return false;
+        }
+        p[i].name = nm;
+        p[i].value = vs;
+        k = jdoc_next(d, val);
+    }
+    *out = p;
+    *count = (size_t)n;
+    return true;
+}
+
+static bool parse_item(const jdoc *d, int obj, arena *a, item *it, char *err, size_t errlen,
+                       const char *where)
+{
+    memset(it, 0, sizeof *it);
+    if (jdoc_type(d, obj) != J_OBJECT) {
+        snprintf(err, errlen, "%smust be an object", where);
+        return false;
+    }
+    size_t klen = 0;
+    if (!str_member(d, obj, "key", a, &it->key, &klen, err, errlen, where)) return false;
+    if (it->key && memchr(it->key, '\0', klen)) {
+        snprintf(err, errlen, "%skey must not contain a NUL character", where);
+        return false;
+    }
+    int v = jdoc_get(d, obj, "value");
+    if (v >= 0) {
+        it->value = jdoc_raw(d, v, &it->value_len);
+    } else {
+        it->value = "null"; /* what daprd stores for a missing value (Go's nil marshalled) */
+        it->value_len = 4;
+    }
+    if (!str_member(d, obj, "etag", a, &it->etag, NULL, err, errlen, where)) return false;
+    if (!md_member(d, obj, "metadata", a, &it->md, &it->nmd, err, errlen, where)) return false;
+    int o = jdoc_get(d, obj, "options");
+    if (o >= 0 && jdoc_type(d, o) != J_NULL) {
+        if (jdoc_type(d, o) != J_OBJECT) {
+            snprintf(err, errlen, "%soptions must be an object", where);
+            return false;
+        }
+        if (!str_member(d, o, "concurrency", a, &it->concurrency, NULL, err, errlen, where) ||
+            !str_member(d, o, "consistency", a, &it->consistency, NULL, err, errlen, where))
+            return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Handlers                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+static void h_get(const dserver *s, const dstore *st, const char *key, size_t klen, const hreq *q,
+                  hresp *r)
+{
+    arena a = {0};
+    char *k = make_key(st, key, klen, &a, r, "");
+    ss_get_request g = {.key = k, .consistency = query_get(q, "consistency")};
+    if (!k || !query_metadata(q, &a, (ss_pair **)&g.metadata, &g.metadata_count)) {
+        if (k) oom_resp(r);
+        ar_free(&a);
+        return;
+    }
+    ss_value *v = NULL;
+    ss_error e;
+    ss_code c = ss_get(&v, st->store, &g, &e);
+    if (c != SS_OK) {
+        err_resp(r, status_of(c), "ERR_STATE_GET", "fail to get %s from state store %s: %s", key,
+                 st->name, e.message);
+    } else if (!v) {
+        empty_resp(r, 204);
+    } else {
+        r->value = v;
+        set_body(r, 200, CT_JSON, v->data, v->len);
+        bool ok = true;
+        if (v->etag && *v->etag) ok = add_header(r, "ETag", 4, v->etag);
+        for (size_t i = 0; ok && i < v->metadata_count; i++) {
+            char name[256];
+            int n = snprintf(name, sizeof name, "metadata.%s", v->metadata[i].name);
+            if (n > 0 && (size_t)n < sizeof name)
+                ok = add_header(r, name, (size_t)n, v->metadata[i].value);
+        }
+        if (!ok) {
+            hresp_free(r);
+            oom_resp(r);
+        }
+    }
+    ar_free(&a);
+}
+
+static void h_delete(const dserver *s, const dstore *st, const char *key, size_t klen,
+                     const hreq *q, hresp *r)
+{
+    arena a = {0};
+    char *k = make_key(st, key, klen, &a, r, "");
+    ss_delete_request d = {
+        .key = k,
+        .etag = q->if_match && *q->if_match ? q->if_match : NULL,
+        .options = {.concurrency = query_get(q, "concurrency"),
+                    .consistency = query_get(q, "consistency")},
+    };
+    if (!k || !query_metadata(q, &a, (ss_pair **)&d.metadata, &d.metadata_count)) {
+        if (k) oom_resp(r);
+        ar_free(&a);
+        return;
+    }
+    ss_error e;
+    ss_code c = ss_delete(st->store, &d, &e);
+    if (c == SS_OK)
+        empty_resp(r, 204);
+    else if (c == SS_ETAG_MISMATCH)
+        err_resp(r, 409, "ERR_STATE_DELETE",
+                 "failed deleting state with key %s: possible etag mismatch. error from state "
+                 "store: %s",
+                 key, e.message);
+    else if (c == SS_ETAG_INVALID)
+        err_resp(r, 400, "ERR_STATE_DELETE",
+                 "failed deleting state with key %s: invalid etag value: %s", key, e.message);
+    else
+        err_resp(r, status_of(c), "ERR_STATE_DELETE", "failed deleting state with key %s: %s", key,
+                 e.message);
+    ar_free(&a);
+}
+
+static jdoc *parse_body(const hreq *q, hresp *r)
+{
+    char err[256];
+    bool oom;
+    jdoc *d = jdoc_parse(q->body ? q->body : "", q->body_len, err, sizeof err, &oom);
+    if (!d) {
+        if (oom)
+            oom_resp(r);
+        else
+            err_resp(r, 400, "ERR_MALFORMED_REQUEST", "failed deserializing HTTP body: %s", err);
+    }
+    return d;
+}
+
+static void h_save(const dserver *s, const dstore *st, const hreq *q, hresp *r)
+{
+    jdoc *d = parse_body(q, r);
+    if (!d) return;
+    arena a = {0};
+    char err[512];
+    if (jdoc_type(d, 0) != J_ARRAY) {
+        err_resp(r, 400, "ERR_MALFORMED_REQUEST",
+                 "failed deserializing HTTP body: the body must be a JSON array of state items");
+        goto out;
+    }
+    size_t n = (size_t)jdoc_size(d, 0);
+    if (n == 0) {
+        empty_resp(r, 204);
+        goto out;
+    }
+    ss_pair *qmd;
+    size_t nqmd;
+    ss_set_request *reqs = ar_alloc(&a, n * sizeof *reqs);
+    if (!reqs || !query_metadata(q, &a, &qmd, &nqmd)) {
+        oom_resp(r);
+        goto out;
+    }
+    int t = jdoc_child(d, 0);
+    for (size_t i = 0; i < n; i++, t = jdoc_next(d, t)) {
+        char where[64];
+        snprintf(where, sizeof where, "item %zu: ", i);
+        item it;
+        if (!parse_item(d, t, &a, &it, err, sizeof err, where)) {
+            if (a.oom)
+                oom_resp(r);
+            else
+                err_resp(r, 400, "ERR_MALFORMED_REQUEST", "failed deserializing HTTP body: %s",
+                         err);
+            goto out;
+        }
+        const char *key = it.key ? it.key : "";
+        char *k = make_key(st, key, strlen(key), &a, r, where);
+        if (!k) goto out;
+        reqs[i] = (ss_set_request){
+            .key = k,
+            .value = it.value,
+            .value_len = it.value_len,
+            .etag = it.etag,
+            .options = {.concurrency = it.concurrency, .consistency = it.consistency},
+        };
+        if (!merge_metadata(&a, it.md, it.nmd, qmd, nqmd, &reqs[i].metadata,
+                            &reqs[i].metadata_count)) {
+            oom_resp(r);
+            goto out;
+        }
+    }
+    ss_error e;
+    ss_code c = n == 1 ? ss_set(NULL, st->store, &reqs[0], &e)
+                       : ss_bulk_set(NULL, st->store, reqs, n, NULL, &e);
+    if (c == SS_OK)
+        empty_resp(r, 204);
+    else if (c == SS_ETAG_MISMATCH)
+        err_resp(r, 409, "ERR_STATE_SAVE",
+                 "failed saving state in state store %s: possible etag mismatch. error from "
+                 "state store: %s",
+                 st->name, e.message);
+    else if (c == SS_ETAG_INVALID)
+        err_resp(r, 400, "ERR_STATE_SAVE",
+                 "failed saving state in state store %s: invalid etag value: %s", st->name,
+                 e.message);
+    else
+        err_resp(r, status_of(c), "ERR_STATE_SAVE", "failed saving state in state store %s: %s",
+                 st->name, e.message);
+out:
+    ar_free(&a);
+    jdoc_free(d);
+}
+
+static void h_bulk(const dserver *s, const dstore *st, const hreq *q, hresp *r)
+{
+    jdoc *d = parse_body(q, r);
+    if (!d) return;
+    arena a = {0};
+    ss_results res = {0};
+    jbuf b = {0};
+    if (jdoc_type(d, 0) != J_OBJECT) {
+        err_resp(r, 400, "ERR_MALFORMED_REQUEST",
+                 "failed deserializing HTTP body: the body must be a JSON object");
+        goto out;
+    }
+    int keys = jdoc_get(d, 0, "keys");
+    if (keys >= 0 && jdoc_type(d, keys) != J_ARRAY && jdoc_type(d, keys) != J_NULL) {
+        err_resp(r, 400, "ERR_MALFORMED_REQUEST",
+                 "failed deserializing HTTP body: keys must be an array of strings");
+        goto out;
+    }
+    ss_bulk_options opts = {0};
+    int par = jdoc_get(d, 0, "parallelism");
+    if (par >= 0 && jdoc_type(d, par) != J_NULL) {
+        size_t plen;
+        const char *p = jdoc_raw(d, par, &plen);
+        char tmp[32];
+        char *end = NULL;
+        long v = -1;
+        if (jdoc_type(d, par) == J_NUMBER && plen < sizeof tmp) {
+            memcpy(tmp, p, plen);
+            tmp[plen] = '\0';
+            v = strtol(tmp, &end, 10);
+        }
+        if (v < 0 || !end || *end) {
+            err_resp(r, 400, "ERR_MALFORMED_REQUEST",
+                     "failed deserializing HTTP body: parallelism must be a non-negative integer");
+            goto out;
+        }
+        opts.parallelism = (unsigned)(v > MAX_PARALLELISM ? MAX_PARALLELISM : v);
+    }
+    ss_pair *bmd, *qmd;
+    size_t nbmd, nqmd;
+    char err[512];
+    if (!md_member(d, 0, "metadata", &a, &bmd, &nbmd, err, sizeof err, "")) {
+        if (a.oom)
+            oom_resp(r);
+        else
+            err_resp(r, 400, "ERR_MALFORMED_REQUEST", "failed deserializing HTTP body: %s", err);
+        goto out;
+    }
+    const ss_pair *md;
+    size_t nmd;
+    if (!query_metadata(q, &a, &qmd, &nqmd) ||
+        !merge_metadata(&a, bmd, nbmd, qmd, nqmd, &md, &nmd)) {
+        oom_resp(r);
+        goto out;
+    }
+    size_t n = keys >= 0 && jdoc_type(d, keys) == J_ARRAY ? (size_t)jdoc_size(d, keys) : 0;
+    ss_get_request *reqs = ar_alloc(&a, (n ? n : 1) * sizeof *reqs);
+    char **ukeys = ar_alloc(&a, (n ? n : 1) * sizeof *ukeys);
+    size_t *ulens = ar_alloc(&a, (n ? n : 1) * sizeof *ulens);
+    if (!reqs || !ukeys || !ulens) {
+        oom_resp(r);
+        goto out;
+    }
+    int t = n ? jdoc_child(d, keys) : 0;
+    for (size_t i = 0; i < n; i++, t = jdoc_next(d, t)) {
+        char where[64];
+        snprintf(where, sizeof where, "keys[%zu]: ", i);
+        if (jdoc_type(d, t) != J_STRING) {
+            err_resp(r, 400, "ERR_MALFORMED_REQUEST",
+                     "failed deserializing HTTP body: %skey must be a string", where);
+            goto out;
+        }
+        ukeys[i] = ar_keep(&a, jdoc_strdup(d, t, &ulens[i]));
+        if (!ukeys[i]) {
+            oom_resp(r);
+            goto out;
+        }
+        char *k = make_key(st, ukeys[i], ulens[i], &a, r, where);
+        if (!k) goto out;
+        reqs[i] = (ss_get_request){.key = k, .metadata = md, .metadata_count = nmd};
+    }
+    if (n == 0) {
+        char *body = strdup("[]");
+        if (body)
+            set_body(r, 200, CT_JSON, body, 2);
+        else
+            oom_resp(r);
+        goto out;
+    }
+    ss_error e;
+    ss_code c = ss_bulk_get(&res, st->store, reqs, n, &opts, &e);
+    if (c != SS_OK) {
+        err_resp(r, status_of(c), "ERR_STATE_BULK_GET", "failed getting state in bulk: %s",
+                 e.message);
+        goto out;
+    }
+    jb_lit(&b, "[");
+    for (size_t i = 0; i < n && i < res.count; i++) {
+        const ss_item_result *it = &res.items[i];
+        if (i) jb_lit(&b, ",");
+        jb_lit(&b, "{\"key\":");
+        jb_str(&b, ukeys[i], ulens[i]);
+        if (it->code != SS_OK) {
+            jb_lit(&b, ",\"error\":");
+            jb_cstr(&b, it->error ? it->error : ss_code_text(it->code));
+        } else if (it->value) {
+            const ss_value *v = it->value;
+            jb_lit(&b, ",\"data\":");
+            /* Values stored by other clients may not be JSON: send those as a JSON string. */
+            if (json_valid(v->data, v->len))
+                jb_raw(&b, v->data, v->len);
+            else
+                jb_str(&b, v->data, v->len);
+            if (v->etag && *v->etag) {
+                jb_lit(&b, ",\"etag\":");
+                jb_cstr(&b, v->etag);
+            }
+            if (v->metadata_count) {
+                jb_lit(&b, ",\"metadata\":{");
+                for (size_t m = 0; m < v->metadata_count; m++) {
+                    if (m) jb_lit(&b, ",");
+                    jb_cstr(&b, v->metadata[m].name);
+                    jb_lit(&b, ":");
+                    jb_cstr(&b, v->metadata[m].value);
+                }
+                jb_lit(&b, "}");
+            }
+        }
+        jb_lit(&b, "}");
+    }
+    jb_lit(&b, "]");
+    size_t len;
+    char *body = jb_take(&b, &len);
+    if (!body)
+        oom_resp(r);
+    else
+        set_body(r, 200, CT_JSON, body, len);
+out:
+    jb_free(&b);
+    ss_results_free(&res);
+    ar_free(&a);
+    jdoc_free(d);
+}
+
+static void h_transaction(const dserver *s, const dstore *st, const hreq *q, hresp *r)
+{
+    if (!(st->features.flags & SS_FEATURE_TRANSACTIONAL)) {
+        err_resp(r, 500, "ERR_STATE_STORE_NOT_SUPPORTED",
+                 "state store %s doesn't support transactions", st->name);
+        return;
+    }
+    jdoc *d = parse_body(q, r);
+    if (!d) return;
+    arena a = {0};
+    char err[512];
+    if (jdoc_type(d, 0) != J_OBJECT) {
+        err_resp(r, 400, "ERR_MALFORMED_REQUEST",
+                 "failed deserializing HTTP body: the body must be a JSON object");
+        goto out;
+    }
+    int ops = jdoc_get(d, 0, "operations");
+    if (ops >= 0 && jdoc_type(d, ops) != J_ARRAY && jdoc_type(d, ops) != J_NULL) {
+        err_resp(r, 400, "ERR_MALFORMED_REQUEST",
+                 "failed deserializing HTTP body: operations must be an array");
+        goto out;
+    }
+    ss_pair *bmd, *qmd;
+    size_t nbmd, nqmd;
+    if (!md_member(d, 0, "metadata", &a, &bmd, &nbmd, err, sizeof err, "")) {
+        if (a.oom)
+            oom_resp(r);
+        else
+            err_resp(r, 400, "ERR_MALFORMED_REQUEST", "failed deserializing HTTP body: %s", err);
+        goto out;
+    }
+    ss_transaction tx = {0};
+    if (!query_metadata(q, &a, &qmd, &nqmd) ||
+        !merge_metadata(&a, bmd, nbmd, qmd, nqmd, &tx.metadata, &tx.metadata_count)) {
+        oom_resp(r);
+        goto out;
+    }
+    size_t n = ops >= 0 && jdoc_type(d, ops) == J_ARRAY ? (size_t)jdoc_size(d, ops) : 0;
+    if (n == 0) {
+        empty_resp(r, 204);
+        goto out;
+    }
+    ss_operation *op = ar_alloc(&a, n * sizeof *op);
+    if (!op) {
+        oom_resp(r);
+        goto out;
+    }
+    int t = jdoc_child(d, ops);
+    for (size_t i = 0; i < n; i++, t = jdoc_next(d, t)) {
+        char where[64];
+        snprintf(where, sizeof where, "operations[%zu]: ", i);
+        if (jdoc_type(d, t) != J_OBJECT) {
+            err_resp(r, 400, "ERR_MALFORMED_REQUEST",
+                     "failed deserializing HTTP body: %smust be an object", where);
+            goto out;
+        }
+        char *kind = NULL;
+        if (!str_member(d, t, "operation", &a, &kind, NULL, err, sizeof err, where)) {
+            if (a.oom)
+                oom_resp(r);
+            else
+                err_resp(r, 400, "ERR_MALFORMED_REQUEST", "failed deserializing HTTP body: %s",
+                         err);
+            goto out;
+        }
+        int rq = jdoc_get(d, t, "request");
+        item it;
+        if (rq < 0 || jdoc_type(d, rq) == J_NULL) {
+            memset(&it, 0, sizeof it);
+        } else if (!parse_item(d, rq, &a, &it, err, sizeof err, where)) {
+            if (a.oom)
+                oom_resp(r);
+            else
+                err_resp(r, 400, "ERR_MALFORMED_REQUEST", "failed deserializing HTTP body: %s",
+                         err);
+            goto out;
+        }
+        const char *key = it.key ? it.key : "";
+        char *k = make_key(st, key, strlen(key), &a, r, where);
+        if (!k) goto out;
+        ss_write_options o = {.concurrency = it.concurrency, .consistency = it.consistency};
+        if (kind && strcmp(kind, "upsert") == 0) {
+            op[i].kind = SS_OP_UPSERT;
+            op[i].set = (ss_set_request){.key = k,
+                                         .value = it.value,
+                                         .value_len = it.value_len,
+                                         .etag = it.etag,
+                                         .metadata = it.md,
+                                         .metadata_count = it.nmd,
+                                         .options = o};
+        } else if (kind && strcmp(kind, "delete") == 0) {
+            op[i].kind = SS_OP_DELETE;
+            op[i].del = (ss_delete_request){.key = k,
+                                            .etag = it.etag,
+                                            .metadata = it.md,
+                                            .metadata_count = it.nmd,
+                                            .options = o};
+        } else {
+            err_resp(r, 400, "ERR_NOT_SUPPORTED_STATE_OPERATION", "operation type %s not supported",
+                     kind ? kind : "");
+            goto out;
+        }
+    }
+    if (st->features.max_tx_ops && n > st->features.max_tx_ops) {
+        err_resp(r, 400, "ERR_STATE_STORE_TOO_MANY_TRANSACTIONS",
+                 "the transaction contains %zu operations, which is more than what the state "
+                 "store supports: %zu",
+                 n, st->features.max_tx_ops);
+        goto out;
+    }
+    tx.ops = op;
+    tx.count = n;
+    ss_error e;
+    ss_code c = ss_transact(st->store, &tx, &e);
+    if (c == SS_OK)
+        empty_resp(r, 204);
+    else /* daprd answers every transaction failure, ETag ones included, with a 500 */
+        err_resp(r, 500, "ERR_STATE_TRANSACTION", "error while executing state transaction: %s",
+                 e.message);
+out:
+    ar_free(&a);
+    jdoc_free(d);
+}
+
+/* Dapr's feature strings for a store, plus ACTOR when both ETAG and TRANSACTIONAL are there. */
+static void write_capabilities(jbuf *b, const ss_features *f)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } dapr[] = {
+        {SS_FEATURE_ETAG, "ETAG"},
+        {SS_FEATURE_TRANSACTIONAL, "TRANSACTIONAL"},
+        {SS_FEATURE_TTL, "TTL"},
+    };
+    jb_lit(b, "[");
+    bool first = true;
+    for (size_t i = 0; i < sizeof dapr / sizeof dapr[0]; i++) {
+        if (!(f->flags & dapr[i].bit)) continue;
+        if (!first) jb_lit(b, ",");
+        jb_cstr(b, dapr[i].name);
+        first = false;
+    }
+    if ((f->flags & SS_FEATURE_ETAG) && (f->flags & SS_FEATURE_TRANSACTIONAL))
+        jb_lit(b, ",\"ACTOR\"");
+    jb_lit(b, "]");
+}
+
+static void h_metadata(const dserver *s, hresp *r)
+{
+    jbuf b = {0};
+    jb_lit(&b, "{\"id\":");
+    jb_cstr(&b, s->app_id);
+    jb_lit(&b, ",\"runtimeVersion\":");
+    jb_cstr(&b, SS_VERSION_STRING);
+    jb_lit(&b, ",\"enabledFeatures\":[],\"actors\":[],\"components\":[");
+    for (size_t i = 0; i < s->nstores; i++) {
+        const dstore *st = &s->stores[i];
+        if (i) jb_lit(&b, ",");
+        jb_lit(&b, "{\"name\":");
+        jb_cstr(&b, st->name);
+        jb_lit(&b, ",\"type\":");
+        jb_cstr(&b, st->type);
+        jb_lit(&b, ",\"version\":");
+        jb_cstr(&b, st->version);
+        jb_lit(&b, ",\"capabilities\":");
+        write_capabilities(&b, &st->features);
+        jb_lit(&b, "}");
+    }
+    jb_lit(&b, "],\"httpEndpoints\":[],\"subscriptions\":[],\"appConnectionProperties\":{},"
+               "\"extended\":{\"daprRuntimeVersion\":\"statestored ");
+    jb_lit(&b, SS_VERSION_STRING);
+    jb_lit(&b, "\",\"drivers\":[");
+    for (size_t i = 0; i < s->nstores; i++) {
+        if (i) jb_lit(&b, ",");
+        jb_cstr(&b, ss_store_driver(s->stores[i].store));
+    }
+    jb_lit(&b, "]}}");
+    size_t len;
+    char *body = jb_take(&b, &len);
+    if (!body) {
+        oom_resp(r);
+        return;
+    }
+    set_body(r, 200, CT_JSON, body, len);
+}
+
+/* Compares all of the shorter length and the lengths, so timing does not reveal a prefix. */
+static bool token_ok(const dserver *s, const char *given)
+{
+    if (!given) return false;
+    size_t glen = strlen(given);
+    unsigned char diff = (unsigned char)(glen != s->token_len);
+    size_t n = glen < s->token_len ? glen : s->token_len;
+    volatile unsigned char acc = 0;
+    for (size_t i = 0; i < s->token_len; i++)
+        acc |= (unsigned char)(s->token[i] ^ (i < n ? given[i] : 0));
+    return (acc | diff) == 0;
+}
+
+static bool is_write(const char *m)
+{
+    return strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0;
+}
+
+static void method_not_allowed(hresp *r, const char *method, const char *path)
+{
+    err_resp(r, 405, "ERR_METHOD_NOT_ALLOWED", "method %s is not allowed on %s", method, path);
+}
+
+void api_handle(const dserver *s, const hreq *q, hresp *r)
+{
+    memset(r, 0, sizeof *r);
+    const char *m = q->method;
+    size_t plen = strlen(q->path);
+    char pathbuf[256];
+    char *path = plen < sizeof pathbuf ? pathbuf : malloc(plen + 1);
+    if (!path) {
+        oom_resp(r);
+        return;
+    }
+    memcpy(path, q->path, plen + 1);
+    /* daprd strips trailing slashes before routing */
+    while (plen > 1 && path[plen - 1] == '/') path[--plen] = '\0';
+
+    bool get = strcmp(m, "GET") == 0;
+    bool health =
+        get && (strcmp(path, "/v1.0/healthz") == 0 || strcmp(path, "/v1.0/healthz/outbound") == 0);
+    if (s->token && !health && !token_ok(s, q->token)) {
+        char *b = strdup("invalid api token");
+        set_body(r, 401, CT_TEXT, b, b ? strlen(b) : 0);
+        r->errmsg = b;
+        goto done;
+    }
+    if (strcmp(path, "/v1.0/healthz") == 0 || strcmp(path, "/v1.0/healthz/outbound") == 0) {
+        if (!get) {
+            method_not_allowed(r, m, path);
+            goto done;
+        }
+        const char *appid = query_get(q, "appid");
+        if (appid && *appid && strcmp(appid, s->app_id) != 0)
+            err_resp(r, 500, "ERR_HEALTH_APPID_NOT_MATCH", "dapr app-id does not match");
+        else
+            empty_resp(r, 204);
+        goto done;
+    }
+    if (strcmp(path, "/v1.0/metadata") == 0) {
+        if (get)
+            h_metadata(s, r);
+        else
+            method_not_allowed(r, m, path);
+        goto done;
+    }
+    static const char pfx[] = "/v1.0/state/";
+    if (strncmp(path, pfx, sizeof pfx - 1) != 0 || plen == sizeof pfx - 1) {
+        err_resp(r, 404, "ERR_NOT_FOUND", "no route for %s %s", m, path);
+        goto done;
+    }
+    char *store_raw = path + sizeof pfx - 1;
+    char *rest = strchr(store_raw, '/');
+    if (rest) *rest++ = '\0';
+    char store[256];
+    size_t srl = strlen(store_raw);
+    long sl = srl < sizeof store ? go_query_unescape(store, store_raw, srl) : -1;
+    if (sl < 0) {
+        err_resp(r, 400, "ERR_MALFORMED_REQUEST", "invalid store name in URL: %s", store_raw);
+        goto done;
+    }
+    if (!rest) {
+        if (!is_write(m)) {
+            method_not_allowed(r, m, q->path);
+            goto done;
+        }
+        const dstore *st = resolve_store(s, store, r);
+        if (st) h_save(s, st, q, r);
+        goto done;
+    }
+    if (is_write(m) && (strcmp(rest, "bulk") == 0 || strcmp(rest, "transaction") == 0)) {
+        const dstore *st = resolve_store(s, store, r);
+        if (!st) goto done;
+        if (rest[0] == 'b')
+            h_bulk(s, st, q, r);
+        else
+            h_transaction(s, st, q, r);
+        goto done;
+    }
+    if (!get && strcmp(m, "DELETE") != 0) {
+        method_not_allowed(r, m, q->path);
+        goto done;
+    }
+    {
+        /* The key is everything after the store: keys may hold '/', as the JS SDK sends them. */
+        size_t rl = strlen(rest);
+        char kbuf[256];
+        char *key = rl < sizeof kbuf ? kbuf : malloc(rl + 1);
+        if (!key) {
+            oom_resp(r);
+            goto done;
+        }
+        long kl = go_query_unescape(key, rest, rl);
+        if (kl < 0) {
+            err_resp(r, 400, "ERR_MALFORMED_REQUEST", "invalid URL escape in key: %s", rest);
+        } else {
+            const dstore *st = resolve_store(s, store, r);
+            if (st && get)
+                h_get(s, st, key, (size_t)kl, q, r);
+            else if (st)
+                h_delete(s, st, key, (size_t)kl, q, r);
+        }
+        if (key != kbuf) free(key);
+    }
+done:
+    if (path != pathbuf) free(path);
+}

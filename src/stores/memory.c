@@ -1,0 +1,545 @@
+/*
+ * memory.c — the in-memory store: the reference implementation of the contract.
+ *
+ * One hash table under one rwlock. ETags are fresh UUIDv4s per write. Expired items are
+ * invisible the moment they expire and are purged by a background sweeper. Transactions check
+ * every condition against the state as the earlier ops of the same transaction leave it, then
+ * apply everything, all under the write lock, so they are atomic and ordered.
+ */
+#include <statestore.h>
+#include <statestore/driver.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct mem_item {
+    struct mem_item *next;
+    uint64_t hash;
+    int64_t expires_ms; /* Unix ms; 0 = never */
+    size_t key_len;
+    size_t len;
+    char etag[37];
+    char *data;   /* points into bytes, after the key */
+    char bytes[]; /* key, NUL, data, NUL */
+} mem_item;
+
+typedef struct mem_store {
+    pthread_rwlock_t lock;
+    mem_item **buckets;
+    size_t nbuckets;
+    size_t count;
+
+    pthread_t sweeper;
+    bool sweeper_running;
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv;
+    bool stopping;
+    int64_t sweep_ms;
+} mem_store;
+
+static uint64_t hash_key(const char *k, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)k[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static bool alive(const mem_item *it, int64_t now)
+{
+    return it->expires_ms == 0 || now < it->expires_ms;
+}
+
+/* The link that points at the key's item (or at the NULL ending its chain). */
+static mem_item **find_link(mem_store *m, const char *key, size_t key_len, uint64_t h)
+{
+    mem_item **link = &m->buckets[h & (m->nbuckets - 1)];
+    while (*link) {
+        mem_item *it = *link;
+        if (it->hash == h && it->key_len == key_len && memcmp(it->bytes, key, key_len) == 0) break;
+        link = &it->next;
+    }
+    return link;
+}
+
+/* The live item for the key, or NULL. */
+static mem_item *find_live(mem_store *m, const char *key, size_t key_len, int64_t now)
+{
+    mem_item *it = *find_link(m, key, key_len, hash_key(key, key_len));
+    return it && alive(it, now) ? it : NULL;
+}
+
+static mem_item *item_new(const ss_op *op, int64_t now)
+{
+    if (op->key_len > SIZE_MAX / 2 || op->value_len > SIZE_MAX / 2 - op->key_len - 2) return NULL;
+    mem_item *it = malloc(sizeof *it + op->key_len + 1 + op->value_len + 1);
+    if (!it) return NULL;
+    it->next = NULL;
+    it->hash = hash_key(op->key, op->key_len);
+    it->key_len = op->key_len;
+    it->len = op->value_len;
+    memcpy(it->bytes, op->key, op->key_len);
+    it->bytes[op->key_len] = '\0';
+    it->data = it->bytes + op->key_len + 1;
+    if (op->value_len) memcpy(it->data, op->value, op->value_len);
+    it->data[op->value_len] = '\0';
+    it->expires_ms = op->ttl_mode == SS_TTL_SECONDS ? now + op->ttl_seconds * 1000 : 0;
+    ss_uuid4(it->etag);
+    return it;
+}
+
+/* Doubles the table when it is full; without memory it keeps working with longer chains. */
+static void maybe_grow(mem_store *m, size_t extra)
+{
+    if (m->count + extra <= m->nbuckets) return;
+    size_t n = m->nbuckets;
+    while (n < m->count + extra && n < ((size_t)1 << 40)) n *= 2;
+    mem_item **nb = calloc(n, sizeof *nb);
+    if (!nb) return;
+    for (size_t i = 0; i < m->nbuckets; i++) {
+        mem_item *it = m->buckets[i];
+        while (it) {
+            mem_item *next = it->next;
+            it->next = nb[it->hash & (n - 1)];
+            nb[it->hash & (n - 1)] = it;
+            it = next;
+        }
+    }
+    free(m->buckets);
+    m->buckets = nb;
+    m->nbuckets = n;
+}
+
+/* Puts the item in place of the key's current one (live or expired). Takes ownership. */
+static void put_item(mem_store *m, mem_item *it)
+{
+    mem_item **link = find_link(m, it->bytes, it->key_len, it->hash);
+    mem_item *old = *link;
+    if (old) {
+        it->next = old->next;
+        *link = it;
+        free(old);
+    } else {
+        it->next = NULL;
+        *link = it;
+        m->count++;
+    }
+}
+
+static void remove_key(mem_store *m, const char *key, size_t key_len)
+{
+    mem_item **link = find_link(m, key, key_len, hash_key(key, key_len));
+    mem_item *old = *link;
+    if (!old) return;
+    *link = old->next;
+    free(old);
+    m->count--;
+}
+
+/* The ETag rule of the contract, given whether the key exists now and its ETag. */
+static ss_code check_cond(const ss_op *op, bool exists, const char *etag, ss_error *err)
+{
+    switch (op->cond) {
+    case SS_COND_MATCH:
+        if (!exists)
+            return ss_error_set(err, SS_ETAG_MISMATCH, "etag mismatch: the key does not exist");
+        if (strcmp(etag, op->etag) != 0)
+            return ss_error_set(err, SS_ETAG_MISMATCH, "etag mismatch: the item has another etag");
+        return SS_OK;
+    case SS_COND_ABSENT:
+        if (exists)
+            return ss_error_set(err, SS_ETAG_MISMATCH,
+                                "etag mismatch: the key already exists (first-write)");
+        return SS_OK;
+    default:
+        return SS_OK;
+    }
+}
+
+/* ---- sweeper ---- */
+
+static void sweep(mem_store *m)
+{
+    int64_t now = ss_now_unix_ms();
+    pthread_rwlock_wrlock(&m->lock);
+    for (size_t i = 0; i < m->nbuckets; i++) {
+        mem_item **link = &m->buckets[i];
+        while (*link) {
+            mem_item *it = *link;
+            if (!alive(it, now)) {
+                *link = it->next;
+                free(it);
+                m->count--;
+            } else {
+                link = &it->next;
+            }
+        }
+    }
+    pthread_rwlock_unlock(&m->lock);
+}
+
+static void *sweeper_main(void *arg)
+{
+    mem_store *m = arg;
+    pthread_mutex_lock(&m->stop_mu);
+    while (!m->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += (time_t)(m->sweep_ms / 1000);
+        ts.tv_nsec += (long)(m->sweep_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        int rc = 0;
+        while (!m->stopping && rc != ETIMEDOUT)
+            rc = pthread_cond_timedwait(&m->stop_cv, &m->stop_mu, &ts);
+        if (m->stopping) break;
+        pthread_mutex_unlock(&m->stop_mu);
+        sweep(m);
+        pthread_mutex_lock(&m->stop_mu);
+    }
+    pthread_mutex_unlock(&m->stop_mu);
+    return NULL;
+}
+
+/* ---- open / close ---- */
+
+static void mem_close(void *self);
+
+static ss_code mem_open(void *self, ss_ctx *ctx, ss_error *err)
+{
+    mem_store *m = self;
+    int64_t sweep_ms = 1000;
+    ss_code rc = ss_prop_duration_ms(ctx, "cleanupInterval", 1000, &sweep_ms, err);
+    if (rc != SS_OK) return rc;
+    if (sweep_ms <= 0)
+        return ss_error_set(err, SS_INVALID, "property \"cleanupInterval\" must be positive");
+    m->sweep_ms = sweep_ms;
+    m->nbuckets = 64;
+    m->buckets = calloc(m->nbuckets, sizeof *m->buckets);
+    if (!m->buckets) return ss_error_set(err, SS_NOMEM, "out of memory");
+    if (pthread_rwlock_init(&m->lock, NULL) != 0) {
+        free(m->buckets);
+        return ss_error_set(err, SS_BACKEND, "cannot create a lock");
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    bool cv_ok = pthread_cond_init(&m->stop_cv, &ca) == 0;
+    pthread_condattr_destroy(&ca);
+    if (!cv_ok || pthread_mutex_init(&m->stop_mu, NULL) != 0) {
+        if (cv_ok) pthread_cond_destroy(&m->stop_cv);
+        pthread_rwlock_destroy(&m->lock);
+        free(m->buckets);
+        return ss_error_set(err, SS_BACKEND, "cannot create a condition variable");
+    }
+    if (pthread_create(&m->sweeper, NULL, sweeper_main, m) != 0) {
+        mem_close(m);
+        return ss_error_set(err, SS_BACKEND, "cannot start the expiry sweeper thread");
+    }
+    m->sweeper_running = true;
+    return SS_OK;
+}
+
+static void mem_close(void *self)
+{
+    mem_store *m = self;
+    if (m->sweeper_running) {
+        pthread_mutex_lock(&m->stop_mu);
+        m->stopping = true;
+        pthread_cond_signal(&m->stop_cv);
+        pthread_mutex_unlock(&m->stop_mu);
+        pthread_join(m->sweeper, NULL);
+        m->sweeper_running = false;
+    }
+    for (size_t i = 0; i < m->nbuckets; i++) {
+        mem_item *it = m->buckets[i];
+        while (it) {
+            mem_item *next = it->next;
+            free(it);
+            it = next;
+        }
+    }
+    free(m->buckets);
+    m->buckets = NULL;
+    m->nbuckets = 0;
+    pthread_cond_destroy(&m->stop_cv);
+    pthread_mutex_destroy(&m->stop_mu);
+    pthread_rwlock_destroy(&m->lock);
+}
+
+/* ---- single operations ---- */
+
+static ss_code value_of(const mem_item *it, ss_value **out, ss_error *err)
+{
+    ss_value *v = ss_value_new(it->data, it->len, it->etag);
+    if (!v) return ss_error_set(err, SS_NOMEM, "out of memory");
+    if (it->expires_ms && ss_value_set_expiry(v, it->expires_ms) != SS_OK) {
+        ss_value_free(v);
+        return ss_error_set(err, SS_NOMEM, "out of memory");
+    }
+    *out = v;
+    return SS_OK;
+}
+
+static ss_code get_locked(mem_store *m, const ss_op *op, int64_t now, ss_value **out, ss_error *err)
+{
+    mem_item *it = find_live(m, op->key, op->key_len, now);
+    if (!it) return SS_OK;
+    return value_of(it, out, err);
+}
+
+static ss_code mem_get(void *self, const ss_op *op, ss_value **out, ss_error *err)
+{
+    mem_store *m = self;
+    int64_t now = ss_now_unix_ms();
+    pthread_rwlock_rdlock(&m->lock);
+    ss_code rc = get_locked(m, op, now, out, err);
+    pthread_rwlock_unlock(&m->lock);
+    return rc;
+}
+
+/* Applies a prepared set under the write lock; consumes it on success. */
+static ss_code set_locked(mem_store *m, const ss_op *op, mem_item *it, int64_t now, ss_error *err)
+{
+    mem_item *cur = find_live(m, op->key, op->key_len, now);
+    ss_code rc = check_cond(op, cur != NULL, cur ? cur->etag : NULL, err);
+    if (rc != SS_OK) return rc;
+    maybe_grow(m, 1);
+    put_item(m, it);
+    return SS_OK;
+}
+
+static ss_code mem_set(void *self, const ss_op *op, char **etag_out, ss_error *err)
+{
+    mem_store *m = self;
+    int64_t now = ss_now_unix_ms();
+    mem_item *it = item_new(op, now);
+    char *etag = it ? ss_strdup(it->etag) : NULL;
+    if (!it || !etag) {
+        free(it);
+        free(etag);
+        return ss_error_set(err, SS_NOMEM, "out of memory");
+    }
+    pthread_rwlock_wrlock(&m->lock);
+    ss_code rc = set_locked(m, op, it, now, err);
+    pthread_rwlock_unlock(&m->lock);
+    if (rc != SS_OK) {
+        free(it);
+        free(etag);
+        return rc;
+    }
+    *etag_out = etag;
+    return SS_OK;
+}
+
+static ss_code delete_locked(mem_store *m, const ss_op *op, int64_t now, ss_error *err)
+{
+    mem_item *cur = find_live(m, op->key, op->key_len, now);
+    ss_code rc = check_cond(op, cur != NULL, cur ? cur->etag : NULL, err);
+    if (rc != SS_OK) return rc;
+    remove_key(m, op->key, op->key_len);
+    return SS_OK;
+}
+
+static ss_code mem_del(void *self, const ss_op *op, ss_error *err)
+{
+    mem_store *m = self;
+    int64_t now = ss_now_unix_ms();
+    pthread_rwlock_wrlock(&m->lock);
+    ss_code rc = delete_locked(m, op, now, err);
+    pthread_rwlock_unlock(&m->lock);
+    return rc;
+}
+
+/* ---- bulk: one lock for the whole batch ---- */
+
+static void item_fail(ss_item_result *r, ss_code rc, const ss_error *e)
+{
+    r->code = rc;
+    r->error = ss_strdup(e->message);
+}
+
+static ss_code mem_bulk_get(void *self, const ss_op *ops, size_t count, ss_results *out,
+                            ss_error *err)
+{
+    mem_store *m = self;
+    int64_t now = ss_now_unix_ms();
+    pthread_rwlock_rdlock(&m->lock);
+    for (size_t i = 0; i < count; i++) {
+        ss_error e = {0};
+        ss_code rc = get_locked(m, &ops[i], now, &out->items[i].value, &e);
+        if (rc != SS_OK) item_fail(&out->items[i], rc, &e);
+    }
+    pthread_rwlock_unlock(&m->lock);
+    return SS_OK;
+}
+
+static ss_code mem_bulk_set(void *self, const ss_op *ops, size_t count, ss_results *out,
+                            ss_error *err)
+{
+    mem_store *m = self;
+    int64_t now = ss_now_unix_ms();
+    /* Allocate before locking so the lock is held only for the table updates. */
+    mem_item **items = calloc(count, sizeof *items);
+    if (!items) return ss_error_set(err, SS_NOMEM, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        items[i] = item_new(&ops[i], now);
+        out->items[i].etag = items[i] ? ss_strdup(items[i]->etag) : NULL;
+        if (!items[i] || !out->items[i].etag) {
+            for (size_t j = 0; j <= i; j++) {
+                free(items[j]);
+                free(out->items[j].etag);
+                out->items[j].etag = NULL;
+            }
+            free(items);
+            return ss_error_set(err, SS_NOMEM, "out of memory");
+        }
+    }
+    pthread_rwlock_wrlock(&m->lock);
+    maybe_grow(m, count);
+    for (size_t i = 0; i < count; i++) {
+        ss_error e = {0};
+        ss_code rc = set_locked(m, &ops[i], items[i], now, &e);
+        if (rc == SS_OK) {
+            items[i] = NULL;
+        } else {
+            item_fail(&out->items[i], rc, &e);
+            free(out->items[i].etag);
+            out->items[i].etag = NULL;
+        }
+    }
+    pthread_rwlock_unlock(&m->lock);
+    for (size_t i = 0; i < count; i++) free(items[i]);
+    free(items);
+    return SS_OK;
+}
+
+static ss_code mem_bulk_delete(void *self, const ss_op *ops, size_t count, ss_results *out,
+                               ss_error *err)
+{
+    mem_store *m = self;
+    int64_t now = ss_now_unix_ms();
+    pthread_rwlock_wrlock(&m->lock);
+    for (size_t i = 0; i < count; i++) {
+        ss_error e = {0};
+        ss_code rc = delete_locked(m, &ops[i], now, &e);
+        if (rc != SS_OK) item_fail(&out->items[i], rc, &e);
+    }
+    pthread_rwlock_unlock(&m->lock);
+    return SS_OK;
+}
+
+/* ---- transactions ---- */
+
+static bool same_key(const ss_op *a, const ss_op *b)
+{
+    return a->key_len == b->key_len && memcmp(a->key, b->key, a->key_len) == 0;
+}
+
+static ss_code mem_transact(void *self, const ss_op *ops, size_t count, const ss_pair *metadata,
+                            size_t metadata_count, ss_error *err)
+{
+    mem_store *m = self;
+    int64_t now = ss_now_unix_ms();
+    mem_item **items = calloc(count, sizeof *items);
+    if (!items) return ss_error_set(err, SS_NOMEM, "out of memory");
+    ss_code rc = SS_OK;
+    for (size_t i = 0; i < count && rc == SS_OK; i++) {
+        if (ops[i].kind != SS_DRV_SET) continue;
+        items[i] = item_new(&ops[i], now);
+        if (!items[i]) rc = ss_error_set(err, SS_NOMEM, "out of memory");
+    }
+    if (rc == SS_OK) {
+        pthread_rwlock_wrlock(&m->lock);
+        /* Check every condition first, each against the state the earlier ops leave. */
+        for (size_t i = 0; i < count && rc == SS_OK; i++) {
+            bool exists;
+            const char *etag = NULL;
+            size_t j = i;
+            while (j > 0 && !same_key(&ops[j - 1], &ops[i])) j--;
+            if (j > 0) {
+                exists = ops[j - 1].kind == SS_DRV_SET;
+                etag = exists ? items[j - 1]->etag : NULL;
+            } else {
+                mem_item *cur = find_live(m, ops[i].key, ops[i].key_len, now);
+                exists = cur != NULL;
+                etag = cur ? cur->etag : NULL;
+            }
+            ss_error e = {0};
+            rc = check_cond(&ops[i], exists, etag, &e);
+            if (rc != SS_OK) {
+                char key[200];
+                size_t n = ops[i].key_len < 120 ? ops[i].key_len : 120;
+                size_t o = 0;
+                for (size_t k = 0; k < n; k++) {
+                    unsigned char c = (unsigned char)ops[i].key[k];
+                    key[o++] = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? (char)c : '?';
+                }
+                key[o] = '\0';
+                ss_error_set(err, rc, "%s \"%s%s\" (operation %zu): %s",
+                             ops[i].kind == SS_DRV_SET ? "upsert" : "delete", key,
+                             ops[i].key_len > n ? "..." : "", i, e.message);
+            }
+        }
+        if (rc == SS_OK) {
+            maybe_grow(m, count);
+            for (size_t i = 0; i < count; i++) {
+                if (ops[i].kind == SS_DRV_SET) {
+                    put_item(m, items[i]);
+                    items[i] = NULL;
+                } else {
+                    remove_key(m, ops[i].key, ops[i].key_len);
+                }
+            }
+        }
+        pthread_rwlock_unlock(&m->lock);
+    }
+    for (size_t i = 0; i < count; i++) free(items[i]);
+    free(items);
+    return rc;
+}
+
+static const char *const mem_aliases[] = {"in-memory", NULL};
+
+static const ss_property mem_properties[] = {
+    {"cleanupInterval", false, false, "1s",
+     "how often expired items are purged from memory (they are invisible from the moment they "
+     "expire)"},
+};
+
+const ss_driver ss_driver_memory = {
+    .abi = SS_DRIVER_ABI,
+    .info =
+        {
+            .name = "memory",
+            .aliases = mem_aliases,
+            .version = "1",
+            .summary = "in-process hash table; the reference implementation of the contract",
+            .features = {.flags = SS_FEATURE_ETAG | SS_FEATURE_FIRST_WRITE |
+                                  SS_FEATURE_TRANSACTIONAL | SS_FEATURE_TTL |
+                                  SS_FEATURE_BULK_NATIVE,
+                         .max_tx_ops = 0,
+                         .max_key_len = 0,
+                         .max_value_len = 0},
+            .properties = mem_properties,
+            .property_count = sizeof mem_properties / sizeof mem_properties[0],
+        },
+    .instance_size = sizeof(mem_store),
+    .open = mem_open,
+    .close = mem_close,
+    .ping = NULL,
+    .get = mem_get,
+    .set = mem_set,
+    .del = mem_del,
+    .bulk_get = mem_bulk_get,
+    .bulk_set = mem_bulk_set,
+    .bulk_delete = mem_bulk_delete,
+    .transact = mem_transact,
+};

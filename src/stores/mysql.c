@@ -1,0 +1,1546 @@
+/*
+ * mysql.c — the MySQL / MariaDB driver (MariaDB Connector/C), with the columns of Dapr's mysql
+ * state store (id, value, isbinary, insertDate, updateDate, eTag, expiredate) so a Dapr sidecar
+ * and statestored can share one table.
+ *
+ * Two deliberate type differences in tables this driver creates (documented in
+ * docs/stores/mysql.md): id is VARBINARY(255) (Dapr: VARCHAR(255) with a case-insensitive
+ * collation, under which "Key" and "key" are the same row) and value is LONGBLOB (Dapr: JSON,
+ * which MySQL normalises and MariaDB restricts to valid JSON — values must come back
+ * byte-exact). Existing Dapr tables are used as they are, never altered.
+ *
+ * Every statement is prepared once per connection; bulk gets use one prepared IN (...) query
+ * per size bucket; transactions and bulk writes run inside one SQL transaction.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <errmsg.h>
+#include <mysql.h>
+#include <mysqld_error.h>
+
+#include "statestore/driver.h"
+
+#define MY_SCHEMA_VERSION 1
+#define MY_MAX_KEY_LEN    255 /* the id column */
+
+enum { ST_GET, ST_SET_ANY, ST_SET_ABSENT, ST_SET_MATCH, ST_DEL_ANY, ST_DEL_MATCH, ST_COUNT };
+
+/* Bulk gets bind a fixed number of keys per prepared statement, padding with a repeat of the
+ * last key, so a connection holds at most this many IN-list statements. */
+static const size_t my_buckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256};
+#define MY_NBUCKETS (sizeof my_buckets / sizeof my_buckets[0])
+#define MY_BULK_MAX 256
+
+typedef struct my_conn {
+    MYSQL *m;
+    MYSQL_STMT *st[ST_COUNT];
+    MYSQL_STMT *bulk[MY_NBUCKETS];
+    int64_t created_ms;
+    int64_t last_used_ms;
+    unsigned generation;
+    bool reused;
+    bool broken; /* the server went away: never reuse */
+    struct my_conn *next;
+} my_conn;
+
+typedef struct my_dsn {
+    char *user;
+    char *pass;
+    char *host;
+    char *socket;
+    unsigned port;
+    char *dbname;
+    int tls; /* 0 off, 1 on + verify, 2 on without verify, 3 preferred */
+    int64_t connect_timeout_ms, read_timeout_ms, write_timeout_ms;
+} my_dsn;
+
+typedef struct my_store {
+    ss_ctx *ctx;
+    my_dsn dsn;
+    char *pem;
+    char *schema;
+    char *table;
+    char *meta_table;
+    char *version_key;
+    char *cleanup_key;
+    char *sql[ST_COUNT];
+    char *bulk_sql[MY_NBUCKETS];
+    int64_t timeout_s;
+    int64_t cleanup_s;
+    int64_t max_open, max_idle;
+    int64_t lifetime_ms, idle_ms;
+    bool expiry_is_timestamp; /* expiredate is TIMESTAMP (Dapr) rather than DATETIME (ours) */
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    my_conn *idle;
+    int64_t idle_count;
+    int64_t open_count;
+    unsigned generation;
+    bool mu_ok;
+
+    pthread_cond_t gc_cv;
+    pthread_t gc_thread;
+    bool gc_running;
+    bool closing;
+} my_store;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Small helpers                                                                              */
+/* ------------------------------------------------------------------------------------------ */
+
+static char *my_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *my_asprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return NULL;
+    char *buf = malloc((size_t)n + 1);
+    if (!buf) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(buf, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return buf;
+}
+
+/* Identifiers go into SQL unquoted, as Dapr puts them, so only a safe alphabet is accepted. */
+static bool my_valid_ident(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64) return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(isalnum(c) || c == '_' || c == '$')) return false;
+    }
+    return !isdigit((unsigned char)s[0]) || strspn(s, "0123456789") != n;
+}
+
+static bool my_is_uuid(const char *s)
+{
+    if (strlen(s) != 36) return false;
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-') return false;
+        } else if (!isxdigit((unsigned char)s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool my_conn_lost(unsigned code)
+{
+    return code == CR_SERVER_GONE_ERROR || code == CR_SERVER_LOST || code == CR_CONNECTION_ERROR ||
+           code == CR_CONN_HOST_ERROR || code == 2055 /* CR_SERVER_LOST_EXTENDED */ ||
+           code == 2026 /* CR_SSL_CONNECTION_ERROR */ || code == ER_SERVER_SHUTDOWN ||
+           code == 1927 /* ER_CONNECTION_KILLED */ || code == CR_COMMANDS_OUT_OF_SYNC;
+}
+
+static ss_code my_code_for(unsigned code)
+{
+    if (my_conn_lost(code) || code == ER_CON_COUNT_ERROR || code == 1213 /* deadlock */ ||
+        code == 1040)
+        return SS_UNAVAILABLE;
+    if (code == 1205 /* lock wait */ || code == 1969 /* max_statement_time */ || code == 3024 ||
+        code == 4031)
+        return SS_TIMEOUT;
+    if (code == ER_NET_PACKET_TOO_LARGE || code == 2020 /* CR_NET_PACKET_TOO_LARGE */)
+        return SS_TOO_LARGE;
+    if (code == 1366 || code == 1406 || code == 3140 /* invalid JSON (Dapr's JSON column) */ ||
+        code == 4025 /* CHECK constraint, MariaDB's JSON */)
+        return SS_INVALID;
+    return SS_BACKEND;
+}
+
+static ss_code my_fail_code(my_conn *c, unsigned code, const char *msg, ss_error *err)
+{
+    if (my_conn_lost(code)) c->broken = true;
+    if (!msg || !*msg) msg = "unknown MySQL client error";
+    return ss_error_set(err, my_code_for(code), "%s (error %u)", msg, code);
+}
+
+static ss_code my_fail(my_conn *c, ss_error *err)
+{
+    return my_fail_code(c, mysql_errno(c->m), mysql_error(c->m), err);
+}
+
+static ss_code my_stmt_fail(my_conn *c, MYSQL_STMT *st, ss_error *err)
+{
+    return my_fail_code(c, mysql_stmt_errno(st), mysql_stmt_error(st), err);
+}
+
+/* Runs a text-protocol statement and discards any result. */
+static ss_code my_query(my_conn *c, const char *sql, ss_error *err)
+{
+    if (mysql_real_query(c->m, sql, (unsigned long)strlen(sql)) != 0) return my_fail(c, err);
+    MYSQL_RES *r = mysql_store_result(c->m);
+    if (r)
+        mysql_free_result(r);
+    else if (mysql_field_count(c->m) != 0)
+        return my_fail(c, err);
+    return SS_OK;
+}
+
+/* Runs a query returning one value; *out gets a copy of the first column of the first row
+ * (NULL when there is no row or it is NULL). */
+static ss_code my_query_value(my_conn *c, const char *sql, char **out, ss_error *err)
+{
+    *out = NULL;
+    if (mysql_real_query(c->m, sql, (unsigned long)strlen(sql)) != 0) return my_fail(c, err);
+    MYSQL_RES *r = mysql_store_result(c->m);
+    if (!r) return my_fail(c, err);
+    MYSQL_ROW row = mysql_fetch_row(r);
+    ss_code rc = SS_OK;
+    if (row && row[0]) {
+        *out = strdup(row[0]);
+        if (!*out) rc = ss_error_set(err, SS_NOMEM, "out of memory");
+    }
+    mysql_free_result(r);
+    return rc;
+}
+
+static int b64val(int ch)
+{
+    if (ch >= 'A' && ch <= 'Z') return ch - 'A';
+    if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9') return ch - '0' + 52;
+    if (ch == '+') return 62;
+    if (ch == '/') return 63;
+    return -1;
+}
+
+/* Dapr stores binary values as a JSON string of base64 with isbinary = 1; decodes that in
+ * place. Returns false (data untouched) when it is not in that form. */
+static bool my_unwrap_dapr_binary(char *data, size_t *len)
+{
+    size_t n = *len;
+    if (n < 2 || data[0] != '"' || data[n - 1] != '"') return false;
+    size_t out = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (size_t i = 1; i + 1 < n; i++) {
+        int ch = (unsigned char)data[i];
+        if (ch == '=') break;
+        int v = b64val(ch);
+        if (v < 0) return false;
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            data[out++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    data[out] = '\0';
+    *len = out;
+    return true;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The DSN, as Go's mysql driver (and so Dapr) takes it:                                      */
+/*   [user[:password]@][net[(addr)]]/dbname[?param=value&...]                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+static void my_dsn_free(my_dsn *d)
+{
+    free(d->user);
+    free(d->pass);
+    free(d->host);
+    free(d->socket);
+    free(d->dbname);
+    memset(d, 0, sizeof *d);
+}
+
+static char *my_unescape(const char *s, size_t n)
+{
+    char *out = malloc(n + 1);
+    if (!out) return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
+            isxdigit((unsigned char)s[i + 2])) {
+            char hex[3] = {s[i + 1], s[i + 2], 0};
+            out[o++] = (char)strtol(hex, NULL, 16);
+            i += 2;
+        } else if (s[i] == '+') {
+            out[o++] = ' ';
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Go durations ("5s", "1m30s", "500ms"); -1 when malformed. */
+static int64_t my_go_duration_ms(const char *s)
+{
+    int64_t total = 0;
+    if (!*s) return -1;
+    while (*s) {
+        char *end;
+        errno = 0;
+        double v = strtod(s, &end);
+        if (end == s || errno) return -1;
+        s = end;
+        double unit;
+        if (strncmp(s, "ms", 2) == 0)
+            unit = 1, s += 2;
+        else if (*s == 's')
+            unit = 1000, s++;
+        else if (*s == 'm')
+            unit = 60000, s++;
+        else if (*s == 'h')
+            unit = 3600000, s++;
+        else
+            return -1;
+        total += (int64_t)(v * unit);
+    }
+    return total;
+}
+
+/* Parses the DSN. Messages never quote the DSN (it may carry the password). */
+static ss_code my_dsn_parse(const char *s, my_dsn *d, ss_error *err)
+{
+    memset(d, 0, sizeof *d);
+    const char *close = strrchr(s, ')');
+    const char *at_search_end = close ? close : s + strlen(s);
+    const char *slash = close ? strchr(close, '/') : NULL;
+    if (!close) {
+        /* no address: the first '/' after the credentials */
+        const char *at = NULL;
+        for (const char *p = s; *p; p++)
+            if (*p == '@') at = p;
+        slash = strchr(at ? at : s, '/');
+    }
+    if (!slash)
+        return ss_error_set(err, SS_INVALID,
+                            "property connectionString: expected Go DSN form "
+                            "\"user:password@tcp(host:port)/dbname?params\" (no '/' found)");
+    /* credentials: everything before the last '@' preceding the address */
+    const char *at = NULL;
+    for (const char *p = s; p < at_search_end && p < slash; p++)
+        if (*p == '@') at = p;
+    const char *addr_start = s;
+    if (at) {
+        const char *colon = memchr(s, ':', (size_t)(at - s));
+        d->user = strndup(s, (size_t)((colon ? colon : at) - s));
+        d->pass = colon ? strndup(colon + 1, (size_t)(at - colon - 1)) : NULL;
+        addr_start = at + 1;
+        if (!d->user || (colon && !d->pass)) goto nomem;
+    }
+    /* net(addr) */
+    size_t alen = (size_t)(slash - addr_start);
+    d->port = 3306;
+    if (alen > 0) {
+        const char *paren = memchr(addr_start, '(', alen);
+        size_t netlen = paren ? (size_t)(paren - addr_start) : alen;
+        char net[16];
+        if (netlen >= sizeof net) goto badnet;
+        memcpy(net, addr_start, netlen);
+        net[netlen] = '\0';
+        const char *addr = paren ? paren + 1 : NULL;
+        size_t addrlen = paren ? (size_t)(slash - 1 - addr) : 0;
+        if (paren && slash[-1] != ')') goto badnet;
+        if (strcmp(net, "unix") == 0) {
+            if (!addr || addrlen == 0) goto badnet;
+            d->socket = strndup(addr, addrlen);
+            if (!d->socket) goto nomem;
+        } else if (strcmp(net, "tcp") == 0 || strcmp(net, "tcp6") == 0 || netlen == 0) {
+            if (addr && addrlen > 0) {
+                const char *colon = NULL;
+                const char *hs = addr, *he = addr + addrlen;
+                if (*addr == '[') {
+                    const char *rb = memchr(addr, ']', addrlen);
+                    if (!rb) goto badnet;
+                    hs = addr + 1;
+                    he = rb;
+                    colon = (rb + 1 < addr + addrlen && rb[1] == ':') ? rb + 1 : NULL;
+                } else {
+                    colon = memchr(addr, ':', addrlen);
+                    if (colon) he = colon;
+                }
+                d->host = strndup(hs, (size_t)(he - hs));
+                if (!d->host) goto nomem;
+                if (colon) {
+                    char *end;
+                    long port = strtol(colon + 1, &end, 10);
+                    if (end != addr + addrlen || port <= 0 || port > 65535) goto badnet;
+                    d->port = (unsigned)port;
+                }
+            }
+        } else {
+            goto badnet;
+        }
+    }
+    if (!d->host && !d->socket) d->host = strdup("127.0.0.1");
+    if (!d->host && !d->socket) goto nomem;
+
+    /* dbname?params */
+    const char *q = strchr(slash + 1, '?');
+    size_t dblen = q ? (size_t)(q - slash - 1) : strlen(slash + 1);
+    d->dbname = my_unescape(slash + 1, dblen);
+    if (!d->dbname) goto nomem;
+    for (const char *p = q ? q + 1 : NULL; p && *p;) {
+        const char *amp = strchr(p, '&');
+        size_t n = amp ? (size_t)(amp - p) : strlen(p);
+        const char *eq = memchr(p, '=', n);
+        if (eq) {
+            size_t kl = (size_t)(eq - p);
+            char *val = my_unescape(eq + 1, n - kl - 1);
+            if (!val) goto nomem;
+            bool ok = true;
+            if (kl == 3 && strncmp(p, "tls", 3) == 0) {
+                if (strcmp(val, "true") == 0 || strcmp(val, "custom") == 0)
+                    d->tls = 1;
+                else if (strcmp(val, "skip-verify") == 0)
+                    d->tls = 2;
+                else if (strcmp(val, "preferred") == 0)
+                    d->tls = 3;
+                else if (strcmp(val, "false") == 0)
+                    d->tls = 0;
+                else
+                    ok = false;
+            } else if (kl == 7 && strncmp(p, "timeout", 7) == 0) {
+                ok = (d->connect_timeout_ms = my_go_duration_ms(val)) >= 0;
+            } else if (kl == 11 && strncmp(p, "readTimeout", 11) == 0) {
+                ok = (d->read_timeout_ms = my_go_duration_ms(val)) >= 0;
+            } else if (kl == 12 && strncmp(p, "writeTimeout", 12) == 0) {
+                ok = (d->write_timeout_ms = my_go_duration_ms(val)) >= 0;
+            }
+            /* parseTime, loc, charset, allowNativePasswords ... change nothing here */
+            if (!ok) {
+                ss_code rc = ss_error_set(err, SS_INVALID,
+                                          "property connectionString: bad value for DSN "
+                                          "parameter %.*s",
+                                          (int)kl, p);
+                free(val);
+                my_dsn_free(d);
+                return rc;
+            }
+            free(val);
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return SS_OK;
+badnet:
+    my_dsn_free(d);
+    return ss_error_set(err, SS_INVALID,
+                        "property connectionString: the address must be tcp(host:port) or "
+                        "unix(/path/to/socket)");
+nomem:
+    my_dsn_free(d);
+    return ss_error_set(err, SS_NOMEM, "out of memory");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Connections and the pool                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+static pthread_once_t my_lib_once = PTHREAD_ONCE_INIT;
+static int my_lib_rc;
+
+static void my_lib_init(void)
+{
+    my_lib_rc = mysql_library_init(0, NULL, NULL);
+}
+
+static void my_conn_free(my_conn *c)
+{
+    if (!c) return;
+    for (int i = 0; i < ST_COUNT; i++)
+        if (c->st[i]) mysql_stmt_close(c->st[i]);
+    for (size_t i = 0; i < MY_NBUCKETS; i++)
+        if (c->bulk[i]) mysql_stmt_close(c->bulk[i]);
+    if (c->m) mysql_close(c->m);
+    free(c);
+}
+
+static ss_code my_connect(my_store *s, const char *db, my_conn **out, ss_error *err)
+{
+    my_conn *c = calloc(1, sizeof *c);
+    if (!c) return ss_error_set(err, SS_NOMEM, "out of memory");
+    c->m = mysql_init(NULL);
+    if (!c->m) {
+        free(c);
+        return ss_error_set(err, SS_NOMEM, "out of memory creating a MySQL connection");
+    }
+    unsigned ct =
+        (unsigned)(s->dsn.connect_timeout_ms > 0 ? (s->dsn.connect_timeout_ms + 999) / 1000
+                                                 : s->timeout_s);
+    unsigned rt = (unsigned)(s->dsn.read_timeout_ms > 0 ? (s->dsn.read_timeout_ms + 999) / 1000
+                                                        : s->timeout_s);
+    unsigned wt = (unsigned)(s->dsn.write_timeout_ms > 0 ? (s->dsn.write_timeout_ms + 999) / 1000
+                                                         : s->timeout_s);
+    my_bool off = 0, on = 1;
+    mysql_options(c->m, MYSQL_OPT_CONNECT_TIMEOUT, &ct);
+    mysql_options(c->m, MYSQL_OPT_READ_TIMEOUT, &rt);
+    mysql_options(c->m, MYSQL_OPT_WRITE_TIMEOUT, &wt);
+    /* Prepared statements do not survive an automatic reconnect: the pool replaces dead
+     * connections instead. */
+    mysql_options(c->m, MYSQL_OPT_RECONNECT, &off);
+    mysql_options(c->m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    if (s->pem || s->dsn.tls == 1 || s->dsn.tls == 2) {
+        if (s->pem) mysql_options(c->m, MYSQL_OPT_SSL_CA, s->pem);
+        mysql_options(c->m, MYSQL_OPT_SSL_ENFORCE, &on);
+        my_bool verify = s->dsn.tls == 2 ? 0 : 1;
+        mysql_options(c->m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify);
+    } else if (s->dsn.tls == 0) {
+        mysql_options(c->m, MYSQL_OPT_SSL_ENFORCE, &off);
+    }
+    if (!mysql_real_connect(c->m, s->dsn.host, s->dsn.user, s->dsn.pass, db, s->dsn.port,
+                            s->dsn.socket, 0)) {
+        ss_code rc = ss_error_set(err, SS_UNAVAILABLE, "%s (error %u)", mysql_error(c->m),
+                                  mysql_errno(c->m));
+        my_conn_free(c);
+        return rc;
+    }
+    char sql[160];
+    snprintf(sql, sizeof sql,
+             "SET SESSION time_zone = '+00:00', SESSION innodb_lock_wait_timeout = %" PRId64,
+             s->timeout_s);
+    ss_code rc = my_query(c, sql, err);
+    if (rc != SS_OK) {
+        my_conn_free(c);
+        return rc;
+    }
+    c->created_ms = ss_monotonic_ms();
+    *out = c;
+    return SS_OK;
+}
+
+static ss_code my_acquire(my_store *s, my_conn **out, ss_error *err)
+{
+    int64_t deadline = ss_monotonic_ms() + s->timeout_s * 1000;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        if (s->idle) {
+            my_conn *c = s->idle;
+            s->idle = c->next;
+            s->idle_count--;
+            int64_t now = ss_monotonic_ms();
+            bool stale = c->generation != s->generation ||
+                         (s->idle_ms > 0 && now - c->last_used_ms > s->idle_ms) ||
+                         (s->lifetime_ms > 0 && now - c->created_ms > s->lifetime_ms);
+            if (stale) {
+                s->open_count--;
+                pthread_mutex_unlock(&s->mu);
+                my_conn_free(c);
+                pthread_mutex_lock(&s->mu);
+                continue;
+            }
+            pthread_mutex_unlock(&s->mu);
+            c->reused = true;
+            c->next = NULL;
+            *out = c;
+            return SS_OK;
+        }
+        if (s->open_count < s->max_open) {
+            s->open_count++;
+            unsigned gen = s->generation;
+            pthread_mutex_unlock(&s->mu);
+            my_conn *c = NULL;
+            ss_code rc = my_connect(s, s->schema, &c, err);
+            if (rc != SS_OK) {
+                pthread_mutex_lock(&s->mu);
+                s->open_count--;
+                pthread_cond_signal(&s->cv);
+                pthread_mutex_unlock(&s->mu);
+                return rc;
+            }
+            c->generation = gen;
+            *out = c;
+            return SS_OK;
+        }
+        int64_t left = deadline - ss_monotonic_ms();
+        if (left <= 0) {
+            pthread_mutex_unlock(&s->mu);
+            return ss_error_set(err, SS_TIMEOUT,
+                                "no free connection within %" PRId64 " s (maxOpenConns %" PRId64
+                                ")",
+                                s->timeout_s, s->max_open);
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t)(left / 1000);
+        ts.tv_nsec += (long)(left % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+}
+
+static void my_release(my_store *s, my_conn *c)
+{
+    if (!c) return;
+    pthread_mutex_lock(&s->mu);
+    bool drop = c->broken || s->idle_count >= s->max_idle;
+    if (c->broken) s->generation++;
+    if (drop) {
+        s->open_count--;
+    } else {
+        c->last_used_ms = ss_monotonic_ms();
+        c->next = s->idle;
+        s->idle = c;
+        s->idle_count++;
+    }
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (drop) my_conn_free(c);
+}
+
+static bool my_retry_worthy(const my_conn *c, ss_code rc)
+{
+    return rc == SS_UNAVAILABLE && c->reused && c->broken;
+}
+
+static ss_code my_prepare(my_conn *c, MYSQL_STMT **slot, const char *sql, ss_error *err)
+{
+    if (*slot) return SS_OK;
+    MYSQL_STMT *st = mysql_stmt_init(c->m);
+    if (!st) return my_fail(c, err);
+    if (mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql)) != 0) {
+        ss_code rc = my_stmt_fail(c, st, err);
+        mysql_stmt_close(st);
+        return rc;
+    }
+    *slot = st;
+    return SS_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Reading rows                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct my_row {
+    char id[MY_MAX_KEY_LEN + 1];
+    unsigned long id_len;
+    unsigned long value_len;
+    my_bool value_null;
+    signed char isbinary;
+    char etag[64];
+    unsigned long etag_len;
+    my_bool etag_null;
+    long long expires;
+    my_bool expires_null;
+    MYSQL_BIND b[5];
+} my_row;
+
+/* Binds (id,) value, isbinary, eTag, expires; with_id selects the bulk form. */
+static void my_row_bind(my_row *r, bool with_id)
+{
+    memset(r->b, 0, sizeof r->b);
+    int i = 0;
+    if (with_id) {
+        r->b[i].buffer_type = MYSQL_TYPE_BLOB;
+        r->b[i].buffer = r->id;
+        r->b[i].buffer_length = sizeof r->id;
+        r->b[i].length = &r->id_len;
+        i++;
+    }
+    r->b[i].buffer_type = MYSQL_TYPE_BLOB;
+    r->b[i].buffer = NULL;
+    r->b[i].buffer_length = 0;
+    r->b[i].length = &r->value_len;
+    r->b[i].is_null = &r->value_null;
+    i++;
+    r->b[i].buffer_type = MYSQL_TYPE_TINY;
+    r->b[i].buffer = &r->isbinary;
+    i++;
+    r->b[i].buffer_type = MYSQL_TYPE_STRING;
+    r->b[i].buffer = r->etag;
+    r->b[i].buffer_length = sizeof r->etag - 1;
+    r->b[i].length = &r->etag_len;
+    r->b[i].is_null = &r->etag_null;
+    i++;
+    r->b[i].buffer_type = MYSQL_TYPE_LONGLONG;
+    r->b[i].buffer = &r->expires;
+    r->b[i].is_null = &r->expires_null;
+}
+
+/* Builds the value of the current row (the value column is fetched separately, at its size). */
+static ss_code my_row_value(MYSQL_STMT *st, my_row *r, unsigned value_col, ss_value **out,
+                            ss_error *err)
+{
+    size_t len = r->value_null ? 0 : r->value_len;
+    char *buf = malloc(len + 1);
+    if (!buf) return ss_error_set(err, SS_NOMEM, "out of memory");
+    if (len > 0) {
+        MYSQL_BIND vb;
+        unsigned long got = 0;
+        memset(&vb, 0, sizeof vb);
+        vb.buffer_type = MYSQL_TYPE_BLOB;
+        vb.buffer = buf;
+        vb.buffer_length = len;
+        vb.length = &got;
+        if (mysql_stmt_fetch_column(st, &vb, value_col, 0) != 0) {
+            free(buf);
+            return ss_error_set(err, SS_BACKEND, "%s", mysql_stmt_error(st));
+        }
+    }
+    buf[len] = '\0';
+    if (r->isbinary) my_unwrap_dapr_binary(buf, &len);
+    size_t el =
+        r->etag_null ? 0 : (r->etag_len < sizeof r->etag ? r->etag_len : sizeof r->etag - 1);
+    r->etag[el] = '\0';
+    ss_value *v = ss_value_new(buf, len, r->etag_null ? NULL : r->etag);
+    free(buf);
+    if (!v) return ss_error_set(err, SS_NOMEM, "out of memory");
+    if (!r->expires_null && ss_value_set_expiry(v, (int64_t)r->expires * 1000) != SS_OK) {
+        ss_value_free(v);
+        return ss_error_set(err, SS_NOMEM, "out of memory");
+    }
+    *out = v;
+    return SS_OK;
+}
+
+static void my_bind_blob(MYSQL_BIND *b, const void *p, unsigned long *len)
+{
+    memset(b, 0, sizeof *b);
+    b->buffer_type = MYSQL_TYPE_BLOB;
+    b->buffer = (void *)p;
+    b->buffer_length = *len;
+    b->length = len;
+}
+
+static void my_bind_str(MYSQL_BIND *b, const char *p, unsigned long *len)
+{
+    memset(b, 0, sizeof *b);
+    b->buffer_type = MYSQL_TYPE_STRING;
+    b->buffer = (void *)p;
+    b->buffer_length = *len;
+    b->length = len;
+}
+
+static void my_bind_ll(MYSQL_BIND *b, long long *v)
+{
+    memset(b, 0, sizeof *b);
+    b->buffer_type = MYSQL_TYPE_LONGLONG;
+    b->buffer = v;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Single operations                                                                          */
+/* ------------------------------------------------------------------------------------------ */
+
+static ss_code my_get_once(my_store *s, my_conn *c, const ss_op *op, ss_value **out, ss_error *err)
+{
+    ss_code rc = my_prepare(c, &c->st[ST_GET], s->sql[ST_GET], err);
+    if (rc != SS_OK) return rc;
+    MYSQL_STMT *st = c->st[ST_GET];
+    unsigned long klen = (unsigned long)op->key_len;
+    MYSQL_BIND p[1];
+    my_bind_blob(&p[0], op->key, &klen);
+    my_row r;
+    my_row_bind(&r, false);
+    if (mysql_stmt_bind_param(st, p) != 0 || mysql_stmt_execute(st) != 0 ||
+        mysql_stmt_bind_result(st, r.b) != 0 || mysql_stmt_store_result(st) != 0)
+        return my_stmt_fail(c, st, err);
+    int f = mysql_stmt_fetch(st);
+    if (f == 0 || f == MYSQL_DATA_TRUNCATED)
+        rc = my_row_value(st, &r, 0, out, err);
+    else if (f != MYSQL_NO_DATA)
+        rc = my_stmt_fail(c, st, err);
+    mysql_stmt_free_result(st);
+    return rc;
+}
+
+static ss_code my_get(void *self, const ss_op *op, ss_value **out, ss_error *err)
+{
+    my_store *s = self;
+    ss_code rc = SS_UNAVAILABLE;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        my_conn *c;
+        rc = my_acquire(s, &c, err);
+        if (rc != SS_OK) return rc;
+        rc = my_get_once(s, c, op, out, err);
+        bool again = my_retry_worthy(c, rc);
+        my_release(s, c);
+        if (!again) break;
+    }
+    return rc;
+}
+
+static ss_code my_check_etag(const ss_op *op, ss_error *err)
+{
+    if (op->cond == SS_COND_MATCH && !my_is_uuid(op->etag))
+        return ss_error_set(err, SS_ETAG_INVALID, "key \"%s\": etag is not a UUID", op->key);
+    return SS_OK;
+}
+
+static ss_code my_cond_error(const ss_op *op, ss_error *err)
+{
+    if (op->cond == SS_COND_ABSENT)
+        return ss_error_set(err, SS_ETAG_MISMATCH, "key \"%s\": already exists (first-write)",
+                            op->key);
+    return ss_error_set(err, SS_ETAG_MISMATCH,
+                        "key \"%s\": etag mismatch (missing, expired or changed)", op->key);
+}
+
+/* One write statement. On success the condition held; etag receives the new ETag of a set. */
+static ss_code my_write_once(my_store *s, my_conn *c, const ss_op *op, char etag[37], ss_error *err)
+{
+    int which;
+    if (op->kind == SS_DRV_SET)
+        which = op->cond == SS_COND_MATCH    ? ST_SET_MATCH
+                : op->cond == SS_COND_ABSENT ? ST_SET_ABSENT
+                                             : ST_SET_ANY;
+    else
+        which = op->cond == SS_COND_MATCH ? ST_DEL_MATCH : ST_DEL_ANY;
+    ss_code rc = my_prepare(c, &c->st[which], s->sql[which], err);
+    if (rc != SS_OK) return rc;
+    MYSQL_STMT *st = c->st[which];
+
+    unsigned long klen = (unsigned long)op->key_len;
+    unsigned long vlen = (unsigned long)op->value_len;
+    unsigned long elen = 36;
+    unsigned long olen = op->etag ? (unsigned long)strlen(op->etag) : 0;
+    long long ttl = op->ttl_mode == SS_TTL_SECONDS ? (long long)op->ttl_seconds : 0;
+    MYSQL_BIND p[6];
+    if (op->kind == SS_DRV_SET) ss_uuid4(etag);
+    switch (which) {
+    case ST_SET_ANY:
+    case ST_SET_ABSENT:
+        my_bind_blob(&p[0], op->key, &klen);
+        my_bind_blob(&p[1], op->value, &vlen);
+        my_bind_str(&p[2], etag, &elen);
+        my_bind_ll(&p[3], &ttl);
+        my_bind_ll(&p[4], &ttl);
+        break;
+    case ST_SET_MATCH:
+        my_bind_blob(&p[0], op->value, &vlen);
+        my_bind_str(&p[1], etag, &elen);
+        my_bind_ll(&p[2], &ttl);
+        my_bind_ll(&p[3], &ttl);
+        my_bind_blob(&p[4], op->key, &klen);
+        my_bind_str(&p[5], op->etag, &olen);
+        break;
+    case ST_DEL_ANY:
+        my_bind_blob(&p[0], op->key, &klen);
+        break;
+    default:
+        my_bind_blob(&p[0], op->key, &klen);
+        my_bind_str(&p[1], op->etag, &olen);
+        break;
+    }
+    if (mysql_stmt_bind_param(st, p) != 0 || mysql_stmt_execute(st) != 0)
+        return my_stmt_fail(c, st, err);
+    /* No CLIENT_FOUND_ROWS: an ON DUPLICATE KEY UPDATE that changed nothing (first-write on a
+     * live row) reports 0. Every real write changes eTag, so it always reports >= 1. */
+    my_ulonglong rows = mysql_stmt_affected_rows(st);
+    if (op->cond != SS_COND_ANY && (rows == 0 || rows == (my_ulonglong)-1))
+        return my_cond_error(op, err);
+    return SS_OK;
+}
+
+static ss_code my_write(my_store *s, const ss_op *op, char **etag_out, ss_error *err)
+{
+    ss_code rc = my_check_etag(op, err);
+    if (rc != SS_OK) return rc;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        my_conn *c;
+        rc = my_acquire(s, &c, err);
+        if (rc != SS_OK) return rc;
+        char etag[37] = "";
+        rc = my_write_once(s, c, op, etag, err);
+        if (rc == SS_OK && etag_out && op->kind == SS_DRV_SET) {
+            *etag_out = ss_strdup(etag);
+            if (!*etag_out) rc = ss_error_set(err, SS_NOMEM, "out of memory");
+        }
+        /* Only unconditional writes are repeated (a repeated conditional write that did
+         * reach the server would report a false mismatch). */
+        bool again = op->cond == SS_COND_ANY && my_retry_worthy(c, rc);
+        my_release(s, c);
+        if (!again) break;
+    }
+    return rc;
+}
+
+static ss_code my_set(void *self, const ss_op *op, char **etag_out, ss_error *err)
+{
+    return my_write(self, op, etag_out, err);
+}
+
+static ss_code my_del(void *self, const ss_op *op, ss_error *err)
+{
+    return my_write(self, op, NULL, err);
+}
+
+static ss_code my_ping(void *self, ss_error *err)
+{
+    my_store *s = self;
+    ss_code rc = SS_UNAVAILABLE;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        my_conn *c;
+        rc = my_acquire(s, &c, err);
+        if (rc != SS_OK) return rc;
+        rc = mysql_ping(c->m) == 0 ? SS_OK : my_fail(c, err);
+        if (rc != SS_OK && !c->broken) c->broken = true;
+        bool again = my_retry_worthy(c, rc);
+        my_release(s, c);
+        if (!again) break;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Bulk get                                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct my_keyidx {
+    const char *key;
+    size_t len;
+    size_t idx;
+} my_keyidx;
+
+static int my_keycmp(const void *a, const void *b)
+{
+    const my_keyidx *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->key, y->key, n);
+    if (c) return c;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return x->idx < y->idx ? -1 : (x->idx > y->idx);
+}
+
+/* One IN (...) query for ops[0..n) (n <= MY_BULK_MAX); fills the items of matching keys. */
+static ss_code my_bulk_get_chunk(my_store *s, my_conn *c, const ss_op *ops, size_t n,
+                                 const my_keyidx *sorted, size_t total, ss_results *out,
+                                 ss_error *err)
+{
+    size_t b = 0;
+    while (my_buckets[b] < n) b++;
+    size_t width = my_buckets[b];
+    ss_code rc = my_prepare(c, &c->bulk[b], s->bulk_sql[b], err);
+    if (rc != SS_OK) return rc;
+    MYSQL_STMT *st = c->bulk[b];
+    MYSQL_BIND p[MY_BULK_MAX];
+    unsigned long lens[MY_BULK_MAX];
+    for (size_t i = 0; i < width; i++) {
+        const ss_op *o = &ops[i < n ? i : n - 1];
+        lens[i] = (unsigned long)o->key_len;
+        my_bind_blob(&p[i], o->key, &lens[i]);
+    }
+    my_row r;
+    my_row_bind(&r, true);
+    if (mysql_stmt_bind_param(st, p) != 0 || mysql_stmt_execute(st) != 0 ||
+        mysql_stmt_bind_result(st, r.b) != 0 || mysql_stmt_store_result(st) != 0)
+        return my_stmt_fail(c, st, err);
+    for (;;) {
+        int f = mysql_stmt_fetch(st);
+        if (f == MYSQL_NO_DATA) break;
+        if (f != 0 && f != MYSQL_DATA_TRUNCATED) {
+            rc = my_stmt_fail(c, st, err);
+            break;
+        }
+        my_keyidx probe = {r.id, r.id_len < sizeof r.id ? r.id_len : sizeof r.id - 1, 0};
+        size_t lo = 0, hi = total;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (my_keycmp(&sorted[mid], &probe) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (size_t k = lo; k < total && sorted[k].len == probe.len &&
+                            memcmp(sorted[k].key, probe.key, probe.len) == 0;
+             k++) {
+            ss_item_result *it = &out->items[sorted[k].idx];
+            if (it->value) continue;
+            rc = my_row_value(st, &r, 1, &it->value, err);
+            if (rc != SS_OK) break;
+        }
+        if (rc != SS_OK) break;
+    }
+    mysql_stmt_free_result(st);
+    return rc;
+}
+
+static ss_code my_bulk_get_once(my_store *s, my_conn *c, const ss_op *ops, size_t count,
+                                ss_results *out, ss_error *err)
+{
+    my_keyidx *sorted = malloc(count * sizeof *sorted);
+    if (!sorted) return ss_error_set(err, SS_NOMEM, "out of memory");
+    for (size_t i = 0; i < count; i++) sorted[i] = (my_keyidx){ops[i].key, ops[i].key_len, i};
+    qsort(sorted, count, sizeof *sorted, my_keycmp);
+    ss_code rc = SS_OK;
+    for (size_t off = 0; off < count && rc == SS_OK; off += MY_BULK_MAX) {
+        size_t n = count - off < MY_BULK_MAX ? count - off : MY_BULK_MAX;
+        rc = my_bulk_get_chunk(s, c, ops + off, n, sorted, count, out, err);
+    }
+    free(sorted);
+    if (rc != SS_OK) {
+        for (size_t i = 0; i < count; i++) {
+            ss_value_free(out->items[i].value);
+            out->items[i].value = NULL;
+        }
+    }
+    return rc;
+}
+
+static ss_code my_bulk_get(void *self, const ss_op *ops, size_t count, ss_results *out,
+                           ss_error *err)
+{
+    my_store *s = self;
+    if (count == 0) return SS_OK;
+    ss_code rc = SS_UNAVAILABLE;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        my_conn *c;
+        rc = my_acquire(s, &c, err);
+        if (rc != SS_OK) return rc;
+        rc = my_bulk_get_once(s, c, ops, count, out, err);
+        bool again = my_retry_worthy(c, rc);
+        my_release(s, c);
+        if (!again) break;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Transactions and bulk writes                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+static ss_code my_transact(void *self, const ss_op *ops, size_t count, const ss_pair *metadata,
+                           size_t metadata_count, ss_error *err)
+{
+    my_store *s = self;
+    if (count == 0) return SS_OK;
+    for (size_t i = 0; i < count; i++) {
+        ss_code rc = my_check_etag(&ops[i], err);
+        if (rc != SS_OK) return rc;
+    }
+    my_conn *c;
+    ss_code rc = my_acquire(s, &c, err);
+    if (rc != SS_OK) return rc;
+    rc = my_query(c, "START TRANSACTION", err);
+    for (size_t i = 0; rc == SS_OK && i < count; i++) {
+        char etag[37];
+        ss_error e;
+        rc = my_write_once(s, c, &ops[i], etag, &e);
+        if (rc == SS_ETAG_MISMATCH)
+            ss_error_set(err, rc, "%s", e.message);
+        else if (rc != SS_OK)
+            ss_error_set(err, rc, "key \"%s\": %s", ops[i].key, e.message);
+    }
+    if (rc == SS_OK) {
+        rc = my_query(c, "COMMIT", err);
+    } else if (!c->broken) {
+        ss_error ignored;
+        if (my_query(c, "ROLLBACK", &ignored) != SS_OK) c->broken = true;
+    }
+    my_release(s, c);
+    return rc;
+}
+
+/* Not atomic per Dapr, but run inside one transaction (one commit). A mismatch only marks its
+ * item; any other statement error may have rolled back the transaction (a deadlock does), so
+ * then everything is rolled back and every item run again on its own. */
+static ss_code my_bulk_write(void *self, const ss_op *ops, size_t count, ss_results *out,
+                             ss_error *err)
+{
+    my_store *s = self;
+    if (count == 0) return SS_OK;
+    char(*etags)[37] = calloc(count, sizeof *etags);
+    ss_code *codes = calloc(count, sizeof *codes);
+    if (!etags || !codes) {
+        free(etags);
+        free(codes);
+        return ss_error_set(err, SS_NOMEM, "out of memory");
+    }
+    my_conn *c;
+    ss_code rc = my_acquire(s, &c, err);
+    if (rc != SS_OK) {
+        free(etags);
+        free(codes);
+        return rc;
+    }
+    ss_error e;
+    bool redo = false;
+    rc = my_query(c, "START TRANSACTION", err);
+    for (size_t i = 0; rc == SS_OK && i < count; i++) {
+        codes[i] = my_check_etag(&ops[i], &e);
+        if (codes[i] == SS_OK) codes[i] = my_write_once(s, c, &ops[i], etags[i], &e);
+        if (codes[i] != SS_OK) {
+            if (codes[i] != SS_ETAG_MISMATCH && codes[i] != SS_ETAG_INVALID) {
+                redo = true;
+                break;
+            }
+            out->items[i].code = codes[i];
+            out->items[i].error = ss_strdup(e.message);
+        }
+    }
+    if (rc == SS_OK && !redo && my_query(c, "COMMIT", &e) != SS_OK) redo = true;
+    if (rc == SS_OK && c->broken) {
+        rc = ss_error_set(err, SS_UNAVAILABLE, "%s", e.message);
+    } else if (rc == SS_OK && redo) {
+        ss_error ignored;
+        my_query(c, "ROLLBACK", &ignored);
+        for (size_t i = 0; i < count; i++) {
+            ss_item_result *it = &out->items[i];
+            free(it->error);
+            it->error = NULL;
+            it->code = my_check_etag(&ops[i], &e);
+            if (it->code == SS_OK) it->code = my_write_once(s, c, &ops[i], etags[i], &e);
+            if (it->code != SS_OK)
+                it->error = ss_strdup(e.message);
+            else if (ops[i].kind == SS_DRV_SET)
+                it->etag = ss_strdup(etags[i]);
+        }
+    } else if (rc == SS_OK) {
+        for (size_t i = 0; i < count; i++)
+            if (codes[i] == SS_OK && ops[i].kind == SS_DRV_SET)
+                out->items[i].etag = ss_strdup(etags[i]);
+    }
+    my_release(s, c);
+    free(etags);
+    free(codes);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Schema                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+static ss_code my_verify_layout(my_store *s, my_conn *c, ss_error *err)
+{
+    static const char *const want[] = {"id", "value", "isbinary", "eTag", "expiredate"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        char *sql = my_asprintf("SELECT DATA_TYPE FROM information_schema.columns WHERE "
+                                "table_schema = '%s' AND table_name = '%s' AND column_name = '%s'",
+                                s->schema, s->table, want[i]);
+        if (!sql) return ss_error_set(err, SS_NOMEM, "out of memory");
+        char *type = NULL;
+        ss_code rc = my_query_value(c, sql, &type, err);
+        free(sql);
+        if (rc != SS_OK) return rc;
+        if (!type)
+            return ss_error_set(err, SS_INVALID,
+                                "table %s.%s exists without column %s: not a Dapr mysql state "
+                                "table (or one older than Dapr 1.11); refusing to use or alter it",
+                                s->schema, s->table, want[i]);
+        if (strcmp(want[i], "expiredate") == 0)
+            s->expiry_is_timestamp = strcmp(type, "timestamp") == 0;
+        if (strcmp(want[i], "value") == 0 &&
+            (strcmp(type, "json") == 0 || strcmp(type, "longtext") == 0))
+            ss_log(s->ctx, SS_LOG_WARN,
+                   "table %s.%s has a JSON value column (created by Dapr): values that are not "
+                   "valid JSON are refused by the database, and MySQL may reformat JSON",
+                   s->schema, s->table);
+        free(type);
+    }
+    return SS_OK;
+}
+
+static ss_code my_migrate_locked(my_store *s, my_conn *c, ss_error *err)
+{
+    char *sql = my_asprintf("CREATE TABLE IF NOT EXISTS %s (id VARCHAR(255) NOT NULL PRIMARY "
+                            "KEY, value TEXT NOT NULL)",
+                            s->meta_table);
+    if (!sql) return ss_error_set(err, SS_NOMEM, "out of memory");
+    ss_code rc = my_query(c, sql, err);
+    free(sql);
+    if (rc != SS_OK) return rc;
+
+    char *ver = NULL;
+    sql = my_asprintf("SELECT value FROM %s WHERE id = '%s'", s->meta_table, s->version_key);
+    if (!sql) return ss_error_set(err, SS_NOMEM, "out of memory");
+    rc = my_query_value(c, sql, &ver, err);
+    free(sql);
+    if (rc != SS_OK) return rc;
+    long version = 0;
+    if (ver) {
+        char *end;
+        version = strtol(ver, &end, 10);
+        if (*end || version < 0) version = -1;
+        free(ver);
+    }
+    if (version < 0 || version > MY_SCHEMA_VERSION)
+        return ss_error_set(err, SS_INVALID,
+                            "table %s.%s: schema version recorded in %s (id %s) is newer than or "
+                            "unknown to this driver (which knows %d); refusing to touch it",
+                            s->schema, s->table, s->meta_table, s->version_key, MY_SCHEMA_VERSION);
+    if (version == MY_SCHEMA_VERSION) return my_verify_layout(s, c, err);
+
+    char *exists = NULL;
+    sql = my_asprintf("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '%s' "
+                      "AND table_name = '%s'",
+                      s->schema, s->table);
+    if (!sql) return ss_error_set(err, SS_NOMEM, "out of memory");
+    rc = my_query_value(c, sql, &exists, err);
+    free(sql);
+    if (rc != SS_OK) return rc;
+    bool have = exists && strcmp(exists, "0") != 0;
+    free(exists);
+    if (have) {
+        rc = my_verify_layout(s, c, err);
+    } else {
+        ss_log(s->ctx, SS_LOG_INFO, "creating state table %s.%s", s->schema, s->table);
+        sql = my_asprintf("CREATE TABLE %s (\n"
+                          "  id VARBINARY(255) NOT NULL PRIMARY KEY,\n"
+                          "  value LONGBLOB NOT NULL,\n"
+                          "  isbinary BOOLEAN NOT NULL,\n"
+                          "  insertDate TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,\n"
+                          "  updateDate TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE "
+                          "CURRENT_TIMESTAMP,\n"
+                          "  eTag VARCHAR(36) NOT NULL,\n"
+                          "  expiredate DATETIME NULL,\n"
+                          "  INDEX expiredate_idx(expiredate)\n"
+                          ")",
+                          s->table);
+        if (!sql) return ss_error_set(err, SS_NOMEM, "out of memory");
+        rc = my_query(c, sql, err);
+        free(sql);
+    }
+    if (rc != SS_OK) return rc;
+    sql = my_asprintf("INSERT INTO %s (id, value) VALUES ('%s', '%d') ON DUPLICATE KEY UPDATE "
+                      "value = VALUES(value)",
+                      s->meta_table, s->version_key, MY_SCHEMA_VERSION);
+    if (!sql) return ss_error_set(err, SS_NOMEM, "out of memory");
+    rc = my_query(c, sql, err);
+    free(sql);
+    return rc;
+}
+
+/* Creates the schema and tables on first use, under a named lock so that two processes
+ * starting together do not race. */
+static ss_code my_migrate(my_store *s, ss_error *err)
+{
+    my_conn *c = NULL;
+    ss_code rc = my_connect(s, NULL, &c, err);
+    if (rc != SS_OK) return rc;
+    char *sql = my_asprintf("CREATE DATABASE IF NOT EXISTS %s", s->schema);
+    rc = sql ? my_query(c, sql, err) : ss_error_set(err, SS_NOMEM, "out of memory");
+    free(sql);
+    if (rc == SS_OK && mysql_select_db(c->m, s->schema) != 0) rc = my_fail(c, err);
+    char *got = NULL;
+    if (rc == SS_OK) {
+        sql = my_asprintf("SELECT GET_LOCK('statestore:%s.%s', %" PRId64 ")", s->schema, s->table,
+                          s->timeout_s);
+        rc = sql ? my_query_value(c, sql, &got, err) : ss_error_set(err, SS_NOMEM, "out of memory");
+        free(sql);
+        if (rc == SS_OK && (!got || strcmp(got, "1") != 0))
+            rc = ss_error_set(err, SS_TIMEOUT,
+                              "another process held the schema lock for %s.%s longer than %" PRId64
+                              " s",
+                              s->schema, s->table, s->timeout_s);
+        if (rc == SS_OK) {
+            rc = my_migrate_locked(s, c, err);
+            sql = my_asprintf("DO RELEASE_LOCK('statestore:%s.%s')", s->schema, s->table);
+            ss_error ignored;
+            if (sql) my_query(c, sql, &ignored);
+            free(sql);
+        }
+    }
+    free(got);
+    my_conn_free(c);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Expired-row sweep                                                                          */
+/* ------------------------------------------------------------------------------------------ */
+
+static void my_sweep(my_store *s)
+{
+    my_conn *c;
+    ss_error err;
+    if (my_acquire(s, &c, &err) != SS_OK) {
+        ss_log(s->ctx, SS_LOG_WARN, "expired-row sweep skipped: %s", err.message);
+        return;
+    }
+    /* One process per interval wins this conditional update (as Dapr does). */
+    int64_t ms = s->cleanup_s * 1000 - 100;
+    char *sql = my_asprintf("INSERT INTO %s (id, value) VALUES ('%s', CURRENT_TIMESTAMP) ON "
+                            "DUPLICATE KEY UPDATE value = IF(CURRENT_TIMESTAMP > DATE_ADD(value, "
+                            "INTERVAL %" PRId64 "*1000 MICROSECOND), CURRENT_TIMESTAMP, value)",
+                            s->meta_table, s->cleanup_key, ms);
+    ss_code rc = sql ? my_query(c, sql, &err) : ss_error_set(&err, SS_NOMEM, "out of memory");
+    free(sql);
+    if (rc == SS_OK && mysql_affected_rows(c->m) > 0) {
+        sql = my_asprintf(
+            "DELETE FROM %s WHERE expiredate IS NOT NULL AND expiredate <= CURRENT_TIMESTAMP",
+            s->table);
+        rc = sql ? my_query(c, sql, &err) : ss_error_set(&err, SS_NOMEM, "out of memory");
+        free(sql);
+        if (rc == SS_OK)
+            ss_log(s->ctx, SS_LOG_DEBUG, "removed %llu expired rows",
+                   (unsigned long long)mysql_affected_rows(c->m));
+    }
+    if (rc != SS_OK) ss_log(s->ctx, SS_LOG_WARN, "expired-row sweep: %s", err.message);
+    my_release(s, c);
+}
+
+static void *my_gc_main(void *arg)
+{
+    my_store *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->closing) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t)s->cleanup_s;
+        int rc = 0;
+        while (!s->closing && rc == 0) rc = pthread_cond_timedwait(&s->gc_cv, &s->mu, &ts);
+        if (s->closing) break;
+        pthread_mutex_unlock(&s->mu);
+        my_sweep(s);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Open / close                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+static void my_close(void *self)
+{
+    my_store *s = self;
+    if (s->gc_running) {
+        pthread_mutex_lock(&s->mu);
+        s->closing = true;
+        pthread_cond_broadcast(&s->gc_cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->gc_thread, NULL);
+        s->gc_running = false;
+    }
+    while (s->idle) {
+        my_conn *c = s->idle;
+        s->idle = c->next;
+        my_conn_free(c);
+    }
+    if (s->mu_ok) {
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->cv);
+        pthread_cond_destroy(&s->gc_cv);
+    }
+    for (int i = 0; i < ST_COUNT; i++) free(s->sql[i]);
+    for (size_t i = 0; i < MY_NBUCKETS; i++) free(s->bulk_sql[i]);
+    my_dsn_free(&s->dsn);
+    free(s->pem);
+    free(s->schema);
+    free(s->table);
+    free(s->meta_table);
+    free(s->version_key);
+    free(s->cleanup_key);
+    memset(s, 0, sizeof *s);
+}
+
+static ss_code my_build_sql(my_store *s)
+{
+    const char *t = s->table;
+    const char *live = "(expiredate IS NULL OR expiredate > CURRENT_TIMESTAMP)";
+    /* A TIMESTAMP column (Dapr's tables) ends at 2038-01-19 03:14:07 UTC: later expiry times
+     * are clamped to it there. Tables this driver creates use DATETIME, holding UTC. */
+    const char *exp = s->expiry_is_timestamp
+                          ? "IF(? > 0, LEAST(DATE_ADD(CURRENT_TIMESTAMP, INTERVAL ? SECOND), "
+                            "FROM_UNIXTIME(2147483647)), NULL)"
+                          : "IF(? > 0, DATE_ADD(CURRENT_TIMESTAMP, INTERVAL ? SECOND), NULL)";
+    const char *expired = "(expiredate IS NOT NULL AND expiredate <= CURRENT_TIMESTAMP)";
+    s->sql[ST_GET] = my_asprintf("SELECT value, isbinary, eTag, UNIX_TIMESTAMP(expiredate) FROM "
+                                 "%s WHERE id = ? AND %s",
+                                 t, live);
+    s->sql[ST_SET_ANY] = my_asprintf(
+        "INSERT INTO %s (id, value, isbinary, eTag, expiredate) VALUES (?, ?, 0, ?, %s) "
+        "ON DUPLICATE KEY UPDATE value = VALUES(value), isbinary = VALUES(isbinary), "
+        "eTag = VALUES(eTag), expiredate = VALUES(expiredate)",
+        t, exp);
+    /* First-write replaces only an expired row not yet swept. Assignments run left to right
+     * and later ones see earlier results, so expiredate, which the condition reads, is last. */
+    s->sql[ST_SET_ABSENT] = my_asprintf(
+        "INSERT INTO %s (id, value, isbinary, eTag, expiredate) VALUES (?, ?, 0, ?, %s) "
+        "ON DUPLICATE KEY UPDATE value = IF(%s, VALUES(value), value), "
+        "isbinary = IF(%s, VALUES(isbinary), isbinary), eTag = IF(%s, VALUES(eTag), eTag), "
+        "expiredate = IF(%s, VALUES(expiredate), expiredate)",
+        t, exp, expired, expired, expired, expired);
+    s->sql[ST_SET_MATCH] = my_asprintf("UPDATE %s SET value = ?, isbinary = 0, eTag = ?, "
+                                       "expiredate = %s WHERE id = ? AND eTag = ? AND %s",
+                                       t, exp, live);
+    s->sql[ST_DEL_ANY] = my_asprintf("DELETE FROM %s WHERE id = ?", t);
+    s->sql[ST_DEL_MATCH] = my_asprintf("DELETE FROM %s WHERE id = ? AND eTag = ? AND %s", t, live);
+    for (int i = 0; i < ST_COUNT; i++)
+        if (!s->sql[i]) return SS_NOMEM;
+    for (size_t b = 0; b < MY_NBUCKETS; b++) {
+        size_t n = my_buckets[b];
+        char *marks = malloc(2 * n);
+        if (!marks) return SS_NOMEM;
+        for (size_t i = 0; i < n; i++) {
+            marks[2 * i] = '?';
+            marks[2 * i + 1] = i + 1 < n ? ',' : '\0';
+        }
+        s->bulk_sql[b] = my_asprintf("SELECT id, value, isbinary, eTag, "
+                                     "UNIX_TIMESTAMP(expiredate) FROM %s WHERE id IN (%s) AND %s",
+                                     t, marks, live);
+        free(marks);
+        if (!s->bulk_sql[b]) return SS_NOMEM;
+    }
+    return SS_OK;
+}
+
+static ss_code my_open(void *self, ss_ctx *ctx, ss_error *err)
+{
+    my_store *s = self;
+    s->ctx = ctx;
+    const char *dsn = ss_prop(ctx, "connectionString");
+    const char *table = ss_prop(ctx, "tableName");
+    const char *meta = ss_prop(ctx, "metadataTableName");
+    const char *schema = ss_prop(ctx, "schemaName");
+    const char *pem = ss_prop(ctx, "pemPath");
+    ss_code rc;
+
+    if (!dsn || !*dsn)
+        return ss_error_set(err, SS_INVALID, "property connectionString is required");
+    if (!table || !*table) table = "state";
+    if (!meta || !*meta) meta = "dapr_metadata";
+    if (!schema || !*schema) schema = "dapr_state_store";
+    if (!my_valid_ident(table))
+        return ss_error_set(err, SS_INVALID,
+                            "property tableName: \"%s\" is not a valid table name (letters, "
+                            "digits, _ and $)",
+                            table);
+    if (!my_valid_ident(meta))
+        return ss_error_set(err, SS_INVALID,
+                            "property metadataTableName: \"%s\" is not a valid table name", meta);
+    if (!my_valid_ident(schema))
+        return ss_error_set(err, SS_INVALID,
+                            "property schemaName: \"%s\" is not a valid schema name", schema);
+
+    s->timeout_s = 20;
+    s->cleanup_s = 3600;
+    s->max_open = 8;
+    s->max_idle = 2;
+    if ((rc = ss_prop_int(ctx, "timeoutInSeconds", 1, 86400, &s->timeout_s, err)) != SS_OK ||
+        (rc = ss_prop_int(ctx, "cleanupIntervalInSeconds", INT32_MIN, INT32_MAX, &s->cleanup_s,
+                          err)) != SS_OK ||
+        (rc = ss_prop_int(ctx, "maxOpenConns", 1, 10000, &s->max_open, err)) != SS_OK ||
+        (rc = ss_prop_int(ctx, "maxIdleConns", 0, 10000, &s->max_idle, err)) != SS_OK ||
+        (rc = ss_prop_duration_ms(ctx, "connMaxLifetime", 1000, &s->lifetime_ms, err)) != SS_OK ||
+        (rc = ss_prop_duration_ms(ctx, "connMaxIdleTime", 1000, &s->idle_ms, err)) != SS_OK)
+        return rc;
+
+    if ((rc = my_dsn_parse(dsn, &s->dsn, err)) != SS_OK) return rc;
+    if (s->dsn.dbname[0] && strcmp(s->dsn.dbname, schema) != 0)
+        ss_log(ctx, SS_LOG_WARN,
+               "connectionString names database \"%s\", but the state lives in schemaName \"%s\"",
+               s->dsn.dbname, schema);
+    s->pem = pem && *pem ? ss_strdup(pem) : NULL;
+    s->schema = ss_strdup(schema);
+    s->table = ss_strdup(table);
+    s->meta_table = ss_strdup(meta);
+    s->version_key = my_asprintf("statestore-schema-%s", table);
+    s->cleanup_key = my_asprintf("last-cleanup-%s", table);
+    if ((pem && *pem && !s->pem) || !s->schema || !s->table || !s->meta_table || !s->version_key ||
+        !s->cleanup_key) {
+        my_close(s);
+        return ss_error_set(err, SS_NOMEM, "out of memory");
+    }
+    pthread_once(&my_lib_once, my_lib_init);
+    if (my_lib_rc != 0) {
+        my_close(s);
+        return ss_error_set(err, SS_BACKEND, "mysql_library_init failed");
+    }
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        my_close(s);
+        return ss_error_set(err, SS_NOMEM, "cannot create a mutex");
+    }
+    pthread_cond_init(&s->cv, NULL);
+    pthread_cond_init(&s->gc_cv, NULL);
+    s->mu_ok = true;
+
+    if ((rc = my_migrate(s, err)) != SS_OK) {
+        my_close(s);
+        return rc;
+    }
+    if (my_build_sql(s) != SS_OK) {
+        my_close(s);
+        return ss_error_set(err, SS_NOMEM, "out of memory");
+    }
+    my_conn *c;
+    if ((rc = my_acquire(s, &c, err)) != SS_OK) {
+        my_close(s);
+        return rc;
+    }
+    /* Prepare the common statements now, so a table the statements do not fit fails open. */
+    for (int i = 0; rc == SS_OK && i < ST_COUNT; i++) rc = my_prepare(c, &c->st[i], s->sql[i], err);
+    my_release(s, c);
+    if (rc != SS_OK) {
+        my_close(s);
+        return rc;
+    }
+    if (s->cleanup_s > 0) {
+        if (pthread_create(&s->gc_thread, NULL, my_gc_main, s) != 0) {
+            my_close(s);
+            return ss_error_set(err, SS_NOMEM, "cannot start the expired-row sweep thread");
+        }
+        s->gc_running = true;
+    }
+    return SS_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The driver                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+static const char *const my_aliases[] = {"mariadb", NULL};
+
+static const ss_property my_props[] = {
+    {"connectionString", true, true, NULL,
+     "Go DSN: user:password@tcp(host:port)/?params (may carry a password: never logged)"},
+    {"tableName", false, false, "state", "state table"},
+    {"metadataTableName", false, false, "dapr_metadata",
+     "table holding the schema version and the last-cleanup time"},
+    {"schemaName", false, false, "dapr_state_store", "database holding both tables (created)"},
+    {"timeoutInSeconds", false, false, "20", "connect, read, write and lock-wait timeout"},
+    {"cleanupIntervalInSeconds", false, false, "3600",
+     "how often expired rows are deleted (one process at a time); <= 0 disables"},
+    {"pemPath", false, false, NULL, "CA certificate (PEM) for TLS; enables and enforces TLS"},
+    {"maxIdleConns", false, false, "2", "most idle connections kept in the pool"},
+    {"maxOpenConns", false, false, "8", "most connections open at once"},
+    {"connMaxLifetime", false, false, "0", "close connections older than this; 0 = never"},
+    {"connMaxIdleTime", false, false, "0", "close connections idle longer than this; 0 = never"},
+};
+
+const ss_driver ss_driver_mysql = {
+    .abi = SS_DRIVER_ABI,
+    .info =
+        {
+            .name = "mysql",
+            .aliases = my_aliases,
+            .version = "v1",
+            .summary = "MySQL / MariaDB (Connector/C), table layout of Dapr's mysql component",
+            .features =
+                {
+                    .flags = SS_FEATURE_ETAG | SS_FEATURE_FIRST_WRITE | SS_FEATURE_TRANSACTIONAL |
+                             SS_FEATURE_TTL | SS_FEATURE_BULK_NATIVE,
+                    .max_tx_ops = 0,
+                    .max_key_len = MY_MAX_KEY_LEN,
+                    .max_value_len = 0,
+                },
+            .properties = my_props,
+            .property_count = sizeof my_props / sizeof my_props[0],
+        },
+    .instance_size = sizeof(my_store),
+    .open = my_open,
+    .close = my_close,
+    .ping = my_ping,
+    .get = my_get,
+    .set = my_set,
+    .del = my_del,
+    .bulk_get = my_bulk_get,
+    .bulk_set = my_bulk_write,
+    .bulk_delete = my_bulk_write,
+    .transact = my_transact,
+};

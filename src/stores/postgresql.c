@@ -1,0 +1,1312 @@
+/*
+ * postgresql.c — the PostgreSQL driver (libpq), with the table layout of Dapr's postgresql v2
+ * state store so a Dapr sidecar and statestored can share one table.
+ *
+ * Layout (created on first use, recorded as version "1" in the metadata table under Dapr's own
+ * key so Dapr does not try to create it again):
+ *   key text PRIMARY KEY, value bytea, etag uuid, created_at, updated_at, expires_at timestamptz
+ * Every statement is prepared once per connection. Bulk writes and transactions are sent as one
+ * libpq pipeline inside BEGIN/COMMIT: one network round trip for the work, one for COMMIT.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "statestore/driver.h"
+
+#define PG_SCHEMA_VERSION 1
+#define PG_MAX_KEY_LEN    2048 /* well below PostgreSQL's btree entry limit (~2700 bytes) */
+#define PG_MAX_VALUE_LEN  ((size_t)INT_MAX - 1024) /* libpq parameter lengths are int */
+
+enum {
+    ST_GET,
+    ST_BULK_GET,
+    ST_SET_ANY,
+    ST_SET_ABSENT,
+    ST_SET_MATCH,
+    ST_DEL_ANY,
+    ST_DEL_MATCH,
+    ST_COUNT
+};
+
+static const char *const pg_stmt_names[ST_COUNT] = {
+    "ss_get",       "ss_bulk_get", "ss_set_any",   "ss_set_absent",
+    "ss_set_match", "ss_del_any",  "ss_del_match",
+};
+
+typedef struct pg_conn {
+    PGconn *pg;
+    int64_t last_used_ms;
+    unsigned generation;
+    bool reused; /* taken from the idle list, so it may have died while idle */
+    struct pg_conn *next;
+} pg_conn;
+
+typedef struct pg_store {
+    ss_ctx *ctx;
+    char *conninfo;
+    char *table;      /* possibly schema-qualified, validated identifier(s) */
+    char *meta_table; /* same */
+    char *migration_key;
+    char *cleanup_key;
+    char *sql[ST_COUNT];
+    int64_t timeout_ms;
+    int64_t cleanup_ms;
+    int64_t idle_ms;
+    int64_t max_conns;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pg_conn *idle;
+    int64_t open_count;
+    unsigned generation; /* bumped when a connection dies: idle ones are probably dead too */
+    bool mu_ok;
+
+    pthread_cond_t gc_cv;
+    pthread_t gc_thread;
+    bool gc_running;
+    bool closing;
+} pg_store;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Small helpers                                                                              */
+/* ------------------------------------------------------------------------------------------ */
+
+static char *pg_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *pg_asprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return NULL;
+    char *buf = malloc((size_t)n + 1);
+    if (!buf) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(buf, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return buf;
+}
+
+/* An identifier we put into SQL unquoted (as Dapr does, so names fold the same way). */
+static bool pg_valid_ident_part(const char *s, size_t n)
+{
+    if (n == 0 || n > 63) return false;
+    if (!(isalpha((unsigned char)s[0]) || s[0] == '_')) return false;
+    for (size_t i = 1; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(isalnum(c) || c == '_')) return false;
+    }
+    return true;
+}
+
+static bool pg_valid_ident(const char *s, bool allow_schema)
+{
+    const char *dot = strchr(s, '.');
+    if (!dot) return pg_valid_ident_part(s, strlen(s));
+    if (!allow_schema || strchr(dot + 1, '.')) return false;
+    return pg_valid_ident_part(s, (size_t)(dot - s)) &&
+           pg_valid_ident_part(dot + 1, strlen(dot + 1));
+}
+
+/* Canonical UUID text (what the etag column holds); anything else can never match. */
+static bool pg_is_uuid(const char *s)
+{
+    if (strlen(s) != 36) return false;
+    for (int i = 0; i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-') return false;
+        } else if (!isxdigit((unsigned char)s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int64_t pg_be64(const char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = (v << 8) | (unsigned char)p[i];
+    return (int64_t)v;
+}
+
+/* Maps a libpq failure to our codes; the message is the server's (never the conninfo). */
+static ss_code pg_fail(PGconn *pg, const PGresult *res, ss_error *err)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res ? PQresultErrorMessage(res) : NULL;
+    if (!msg || !*msg) msg = pg ? PQerrorMessage(pg) : "";
+    if (!msg || !*msg) msg = "unknown libpq error";
+    /* libpq's messages span lines ("...failed: ...\n\tIs the server running..."): one line */
+    char line[SS_ERROR_MESSAGE_MAX];
+    size_t len = 0;
+    for (const char *p = msg; *p && len + 1 < sizeof line; p++) {
+        char ch = (*p == '\n' || *p == '\t' || *p == '\r') ? ' ' : *p;
+        if (ch == ' ' && (len == 0 || line[len - 1] == ' ')) continue;
+        line[len++] = ch;
+    }
+    while (len > 0 && line[len - 1] == ' ') len--;
+    line[len] = '\0';
+
+    ss_code code = SS_BACKEND;
+    if (!pg || PQstatus(pg) != CONNECTION_OK) {
+        code = SS_UNAVAILABLE;
+    } else if (state) {
+        if (strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 ||
+            strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0 ||
+            strcmp(state, "57P03") == 0 || strcmp(state, "40001") == 0 ||
+            strcmp(state, "40P01") == 0)
+            code = SS_UNAVAILABLE;
+        else if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0)
+            code = SS_TIMEOUT;
+        else if (strcmp(state, "22021") == 0 || strcmp(state, "22P02") == 0 ||
+                 strcmp(state, "54000") == 0)
+            code = SS_INVALID;
+    }
+    return ss_error_set(err, code, "%s", line);
+}
+
+static bool pg_res_ok(const PGresult *res)
+{
+    ExecStatusType st = PQresultStatus(res);
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+static int64_t pg_rows(const PGresult *res)
+{
+    const char *t = PQcmdTuples((PGresult *)res);
+    return (t && *t) ? strtoll(t, NULL, 10) : 0;
+}
+
+/* Runs a statement that returns nothing we need; SS_OK or the mapped failure. */
+static ss_code pg_exec_simple(PGconn *pg, const char *sql, ss_error *err)
+{
+    PGresult *res = PQexec(pg, sql);
+    ss_code rc = pg_res_ok(res) ? SS_OK : pg_fail(pg, res, err);
+    PQclear(res);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Connections and the pool                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Server notices ("relation already exists, skipping") go to the store's log, not stderr. */
+static void pg_notice(void *arg, const char *message)
+{
+    pg_store *s = arg;
+    size_t n = strlen(message);
+    while (n > 0 && message[n - 1] == '\n') n--;
+    ss_log(s->ctx, SS_LOG_DEBUG, "server notice: %.*s", (int)n, message);
+}
+
+static ss_code pg_connect(pg_store *s, PGconn **out, ss_error *err)
+{
+    char tmo[32], stmo[64];
+    int64_t secs = (s->timeout_ms + 999) / 1000;
+    snprintf(tmo, sizeof tmo, "%" PRId64, secs < 2 ? 2 : secs);
+    /* Our defaults first: with expand_dbname the user's connection string, expanded in
+     * place of dbname, overrides them. */
+    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *vals[] = {tmo, "statestore", s->conninfo, NULL};
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    if (!pg) return ss_error_set(err, SS_NOMEM, "out of memory creating a libpq connection");
+    if (PQstatus(pg) != CONNECTION_OK) {
+        ss_code rc = pg_fail(pg, NULL, err);
+        PQfinish(pg);
+        return rc;
+    }
+    PQsetNoticeProcessor(pg, pg_notice, s);
+    snprintf(stmo, sizeof stmo, "SET statement_timeout = %" PRId64, s->timeout_ms);
+    ss_code rc = pg_exec_simple(pg, stmo, err);
+    for (int i = 0; rc == SS_OK && i < ST_COUNT; i++) {
+        PGresult *res = PQprepare(pg, pg_stmt_names[i], s->sql[i], 0, NULL);
+        if (!pg_res_ok(res)) rc = pg_fail(pg, res, err);
+        PQclear(res);
+    }
+    if (rc != SS_OK) {
+        PQfinish(pg);
+        return rc;
+    }
+    *out = pg;
+    return SS_OK;
+}
+
+static ss_code pg_acquire(pg_store *s, pg_conn **out, ss_error *err)
+{
+    int64_t deadline = ss_monotonic_ms() + s->timeout_ms;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        if (s->idle) {
+            pg_conn *c = s->idle;
+            s->idle = c->next;
+            bool stale = c->generation != s->generation ||
+                         (s->idle_ms > 0 && ss_monotonic_ms() - c->last_used_ms > s->idle_ms);
+            if (stale) {
+                s->open_count--;
+                pthread_mutex_unlock(&s->mu);
+                PQfinish(c->pg);
+                free(c);
+                pthread_mutex_lock(&s->mu);
+                continue;
+            }
+            pthread_mutex_unlock(&s->mu);
+            c->reused = true;
+            c->next = NULL;
+            *out = c;
+            return SS_OK;
+        }
+        if (s->open_count < s->max_conns) {
+            s->open_count++;
+            unsigned gen = s->generation;
+            pthread_mutex_unlock(&s->mu);
+            pg_conn *c = calloc(1, sizeof *c);
+            ss_code rc = c ? pg_connect(s, &c->pg, err)
+                           : ss_error_set(err, SS_NOMEM, "out of memory allocating a connection");
+            if (rc != SS_OK) {
+                free(c);
+                pthread_mutex_lock(&s->mu);
+                s->open_count--;
+                pthread_cond_signal(&s->cv);
+                pthread_mutex_unlock(&s->mu);
+                return rc;
+            }
+            c->generation = gen;
+            *out = c;
+            return SS_OK;
+        }
+        int64_t left = deadline - ss_monotonic_ms();
+        if (left <= 0) {
+            pthread_mutex_unlock(&s->mu);
+            return ss_error_set(err, SS_TIMEOUT,
+                                "no free connection within %" PRId64 " ms (maxConns %" PRId64 ")",
+                                s->timeout_ms, s->max_conns);
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t)(left / 1000);
+        ts.tv_nsec += (long)(left % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+}
+
+/* Returns a connection to the pool, or drops it when it is broken or mid-transaction. */
+static void pg_release(pg_store *s, pg_conn *c)
+{
+    if (!c) return;
+    bool broken = PQstatus(c->pg) != CONNECTION_OK || PQtransactionStatus(c->pg) != PQTRANS_IDLE ||
+                  PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF;
+    pthread_mutex_lock(&s->mu);
+    if (broken) {
+        if (PQstatus(c->pg) != CONNECTION_OK) s->generation++;
+        s->open_count--;
+    } else {
+        c->last_used_ms = ss_monotonic_ms();
+        c->next = s->idle;
+        s->idle = c;
+    }
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (broken) {
+        PQfinish(c->pg);
+        free(c);
+    }
+}
+
+/* A pooled connection that died while idle (server restart) fails on first use; operations
+ * that are safe to repeat are retried once on a fresh connection. */
+static bool pg_retry_worthy(const pg_conn *c, ss_code rc)
+{
+    return rc == SS_UNAVAILABLE && c->reused && PQstatus(c->pg) != CONNECTION_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Statement parameters                                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct pg_call {
+    int stmt;
+    int n;
+    const char *vals[5];
+    int lens[5];
+    int fmts[5];
+    char etag[37];
+    char ttl[24];
+} pg_call;
+
+static void pg_build_write(const ss_op *op, pg_call *c)
+{
+    memset(c, 0, sizeof *c);
+    if (op->kind == SS_DRV_SET) {
+        ss_uuid4(c->etag);
+        snprintf(c->ttl, sizeof c->ttl, "%" PRId64,
+                 op->ttl_mode == SS_TTL_SECONDS ? op->ttl_seconds : (int64_t)0);
+        c->stmt = op->cond == SS_COND_MATCH    ? ST_SET_MATCH
+                  : op->cond == SS_COND_ABSENT ? ST_SET_ABSENT
+                                               : ST_SET_ANY;
+        c->vals[0] = op->key;
+        c->vals[1] = op->value;
+        c->lens[1] = (int)op->value_len;
+        c->fmts[1] = 1; /* bytea sent as raw bytes */
+        c->vals[2] = c->etag;
+        c->vals[3] = c->ttl;
+        c->n = 4;
+        if (op->cond == SS_COND_MATCH) c->vals[c->n++] = op->etag;
+    } else {
+        c->stmt = op->cond == SS_COND_MATCH ? ST_DEL_MATCH : ST_DEL_ANY;
+        c->vals[0] = op->key;
+        c->n = 1;
+        if (op->cond == SS_COND_MATCH) c->vals[c->n++] = op->etag;
+    }
+}
+
+/* What a successful statement's row count means for the operation's condition. */
+static bool pg_cond_met(const ss_op *op, int64_t rows)
+{
+    if (op->cond == SS_COND_ANY) return true;
+    return rows > 0;
+}
+
+static ss_code pg_cond_error(const ss_op *op, ss_error *err)
+{
+    if (op->cond == SS_COND_ABSENT)
+        return ss_error_set(err, SS_ETAG_MISMATCH, "key \"%s\": already exists (first-write)",
+                            op->key);
+    return ss_error_set(err, SS_ETAG_MISMATCH,
+                        "key \"%s\": etag mismatch (missing, expired or changed)", op->key);
+}
+
+static ss_code pg_check_etag(const ss_op *op, ss_error *err)
+{
+    if (op->cond == SS_COND_MATCH && !pg_is_uuid(op->etag))
+        return ss_error_set(err, SS_ETAG_INVALID, "key \"%s\": etag is not a UUID", op->key);
+    return SS_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Single operations                                                                          */
+/* ------------------------------------------------------------------------------------------ */
+
+static ss_code pg_value_from_row(const PGresult *res, int row, int col, ss_value **out)
+{
+    const char *data = PQgetvalue(res, row, col);
+    size_t len = (size_t)PQgetlength(res, row, col);
+    const char *etag = PQgetisnull(res, row, col + 1) ? NULL : PQgetvalue(res, row, col + 1);
+    char etagbuf[64] = "";
+    if (etag) snprintf(etagbuf, sizeof etagbuf, "%.*s", PQgetlength(res, row, col + 1), etag);
+    ss_value *v = ss_value_new(data, len, etag ? etagbuf : NULL);
+    if (!v) return SS_NOMEM;
+    if (!PQgetisnull(res, row, col + 2) && PQgetlength(res, row, col + 2) == 8) {
+        if (ss_value_set_expiry(v, pg_be64(PQgetvalue(res, row, col + 2))) != SS_OK) {
+            ss_value_free(v);
+            return SS_NOMEM;
+        }
+    }
+    *out = v;
+    return SS_OK;
+}
+
+static ss_code pg_get_once(pg_store *s, pg_conn *c, const ss_op *op, ss_value **out, ss_error *err)
+{
+    const char *vals[1] = {op->key};
+    PGresult *res = PQexecPrepared(c->pg, pg_stmt_names[ST_GET], 1, vals, NULL, NULL, 1);
+    ss_code rc = SS_OK;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = pg_fail(c->pg, res, err);
+    } else if (PQntuples(res) > 0) {
+        rc = pg_value_from_row(res, 0, 0, out);
+        if (rc != SS_OK) ss_error_set(err, rc, "out of memory");
+    }
+    PQclear(res);
+    return rc;
+}
+
+static ss_code pg_get(void *self, const ss_op *op, ss_value **out, ss_error *err)
+{
+    pg_store *s = self;
+    ss_code rc = SS_UNAVAILABLE;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        pg_conn *c;
+        rc = pg_acquire(s, &c, err);
+        if (rc != SS_OK) return rc;
+        rc = pg_get_once(s, c, op, out, err);
+        bool again = pg_retry_worthy(c, rc);
+        pg_release(s, c);
+        if (!again) break;
+    }
+    return rc;
+}
+
+static ss_code pg_write_once(pg_conn *c, const ss_op *op, char **etag_out, ss_error *err)
+{
+    pg_call call;
+    pg_build_write(op, &call);
+    PGresult *res =
+        PQexecPrepared(c->pg, pg_stmt_names[call.stmt], call.n, call.vals, call.lens, call.fmts, 1);
+    ss_code rc;
+    if (!pg_res_ok(res)) {
+        rc = pg_fail(c->pg, res, err);
+    } else if (!pg_cond_met(op, pg_rows(res))) {
+        rc = pg_cond_error(op, err);
+    } else {
+        rc = SS_OK;
+        if (etag_out && op->kind == SS_DRV_SET) {
+            *etag_out = ss_strdup(call.etag);
+            if (!*etag_out) rc = ss_error_set(err, SS_NOMEM, "out of memory");
+        }
+    }
+    PQclear(res);
+    return rc;
+}
+
+static ss_code pg_write(pg_store *s, const ss_op *op, char **etag_out, ss_error *err)
+{
+    ss_code rc = pg_check_etag(op, err);
+    if (rc != SS_OK) return rc;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        pg_conn *c;
+        rc = pg_acquire(s, &c, err);
+        if (rc != SS_OK) return rc;
+        rc = pg_write_once(c, op, etag_out, err);
+        /* Only unconditional writes are repeated: repeating a conditional one that did
+         * reach the server would report a false mismatch. */
+        bool again = op->cond == SS_COND_ANY && pg_retry_worthy(c, rc);
+        pg_release(s, c);
+        if (!again) break;
+    }
+    return rc;
+}
+
+static ss_code pg_set(void *self, const ss_op *op, char **etag_out, ss_error *err)
+{
+    return pg_write(self, op, etag_out, err);
+}
+
+static ss_code pg_del(void *self, const ss_op *op, ss_error *err)
+{
+    return pg_write(self, op, NULL, err);
+}
+
+static ss_code pg_ping(void *self, ss_error *err)
+{
+    pg_store *s = self;
+    ss_code rc = SS_UNAVAILABLE;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        pg_conn *c;
+        rc = pg_acquire(s, &c, err);
+        if (rc != SS_OK) return rc;
+        rc = pg_exec_simple(c->pg, "SELECT 1", err);
+        bool again = pg_retry_worthy(c, rc);
+        pg_release(s, c);
+        if (!again) break;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Bulk get: one query, key = ANY($1)                                                          */
+/* ------------------------------------------------------------------------------------------ */
+
+/* A text-format array literal: every element quoted, with " and \ escaped. */
+static char *pg_array_literal(const ss_op *ops, size_t count)
+{
+    size_t cap = 3;
+    for (size_t i = 0; i < count; i++) cap += 2 * ops[i].key_len + 3;
+    char *buf = malloc(cap);
+    if (!buf) return NULL;
+    char *p = buf;
+    *p++ = '{';
+    for (size_t i = 0; i < count; i++) {
+        if (i) *p++ = ',';
+        *p++ = '"';
+        for (size_t j = 0; j < ops[i].key_len; j++) {
+            char ch = ops[i].key[j];
+            if (ch == '"' || ch == '\\') *p++ = '\\';
+            *p++ = ch;
+        }
+        *p++ = '"';
+    }
+    *p++ = '}';
+    *p = '\0';
+    return buf;
+}
+
+typedef struct pg_keyidx {
+    const char *key;
+    size_t len;
+    size_t idx;
+} pg_keyidx;
+
+static int pg_keycmp(const void *a, const void *b)
+{
+    const pg_keyidx *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->key, y->key, n);
+    if (c) return c;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return x->idx < y->idx ? -1 : (x->idx > y->idx);
+}
+
+static ss_code pg_bulk_get_once(pg_conn *c, const ss_op *ops, size_t count, ss_results *out,
+                                ss_error *err)
+{
+    char *arr = pg_array_literal(ops, count);
+    pg_keyidx *sorted = malloc(count * sizeof *sorted);
+    if (!arr || !sorted) {
+        free(arr);
+        free(sorted);
+        return ss_error_set(err, SS_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < count; i++) sorted[i] = (pg_keyidx){ops[i].key, ops[i].key_len, i};
+    qsort(sorted, count, sizeof *sorted, pg_keycmp);
+
+    const char *vals[1] = {arr};
+    PGresult *res = PQexecPrepared(c->pg, pg_stmt_names[ST_BULK_GET], 1, vals, NULL, NULL, 1);
+    free(arr);
+    ss_code rc = SS_OK;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        rc = pg_fail(c->pg, res, err);
+    } else {
+        int rows = PQntuples(res);
+        for (int r = 0; r < rows && rc == SS_OK; r++) {
+            pg_keyidx probe = {PQgetvalue(res, r, 0), (size_t)PQgetlength(res, r, 0), 0};
+            /* lower bound of the key among the sorted request keys */
+            size_t lo = 0, hi = count;
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (pg_keycmp(&sorted[mid], &probe) < 0)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            for (size_t k = lo; k < count && sorted[k].len == probe.len &&
+                                memcmp(sorted[k].key, probe.key, probe.len) == 0;
+                 k++) {
+                ss_item_result *it = &out->items[sorted[k].idx];
+                if (it->value) continue;
+                if (pg_value_from_row(res, r, 1, &it->value) != SS_OK)
+                    rc = ss_error_set(err, SS_NOMEM, "out of memory");
+            }
+        }
+    }
+    PQclear(res);
+    free(sorted);
+    if (rc != SS_OK) {
+        for (size_t i = 0; i < count; i++) {
+            ss_value_free(out->items[i].value);
+            out->items[i].value = NULL;
+        }
+    }
+    return rc;
+}
+
+static ss_code pg_bulk_get(void *self, const ss_op *ops, size_t count, ss_results *out,
+                           ss_error *err)
+{
+    pg_store *s = self;
+    if (count == 0) return SS_OK;
+    ss_code rc = SS_UNAVAILABLE;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        pg_conn *c;
+        rc = pg_acquire(s, &c, err);
+        if (rc != SS_OK) return rc;
+        rc = pg_bulk_get_once(c, ops, count, out, err);
+        bool again = pg_retry_worthy(c, rc);
+        pg_release(s, c);
+        if (!again) break;
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Pipelines: BEGIN, every statement, then COMMIT or ROLLBACK                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Sends BEGIN + one statement per op in one pipeline and reads every result. On return,
+ * rows[i] holds op i's row count, or -1 when its statement failed or was skipped after a
+ * failure (then *failed is the first failed index and err says why). The connection is left
+ * out of pipeline mode, inside the (possibly aborted) transaction. */
+static ss_code pg_pipeline(pg_conn *c, const ss_op *ops, size_t count, pg_call *calls,
+                           int64_t *rows, size_t *failed, ss_error *err)
+{
+    PGconn *pg = c->pg;
+    *failed = SIZE_MAX;
+    if (!PQenterPipelineMode(pg)) return pg_fail(pg, NULL, err);
+    bool sent = PQsendQueryParams(pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 1;
+    for (size_t i = 0; sent && i < count; i++) {
+        pg_build_write(&ops[i], &calls[i]);
+        sent = PQsendQueryPrepared(pg, pg_stmt_names[calls[i].stmt], calls[i].n, calls[i].vals,
+                                   calls[i].lens, calls[i].fmts, 1) == 1;
+    }
+    if (sent) sent = PQpipelineSync(pg) == 1;
+    if (!sent) {
+        ss_code rc = pg_fail(pg, NULL, err);
+        PQexitPipelineMode(pg);
+        return rc;
+    }
+
+    ss_code rc = SS_OK;
+    /* results: BEGIN, then ops, then the sync marker */
+    for (size_t q = 0; q <= count + 1; q++) {
+        PGresult *res = PQgetResult(pg);
+        if (!res) {
+            if (PQstatus(pg) != CONNECTION_OK) {
+                rc = pg_fail(pg, NULL, err);
+                break;
+            }
+            res = PQgetResult(pg);
+            if (!res) {
+                rc = pg_fail(pg, NULL, err);
+                break;
+            }
+        }
+        ExecStatusType st = PQresultStatus(res);
+        if (q == count + 1) {
+            if (st != PGRES_PIPELINE_SYNC && rc == SS_OK) rc = pg_fail(pg, res, err);
+            PQclear(res);
+            break;
+        }
+        bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+        if (q > 0) rows[q - 1] = ok ? pg_rows(res) : -1;
+        if (!ok && rc == SS_OK) {
+            if (st != PGRES_PIPELINE_ABORTED) {
+                rc = pg_fail(pg, res, err);
+                *failed = q > 0 ? q - 1 : 0;
+            }
+        }
+        PQclear(res);
+        /* each query's results end with NULL */
+        PGresult *extra;
+        while ((extra = PQgetResult(pg)) != NULL) PQclear(extra);
+    }
+    if (PQstatus(pg) == CONNECTION_OK) PQexitPipelineMode(pg);
+    return rc;
+}
+
+static ss_code pg_finish_tx(pg_conn *c, bool commit, ss_error *err)
+{
+    if (PQstatus(c->pg) != CONNECTION_OK) return pg_fail(c->pg, NULL, err);
+    return pg_exec_simple(c->pg, commit ? "COMMIT" : "ROLLBACK", err);
+}
+
+static ss_code pg_transact(void *self, const ss_op *ops, size_t count, const ss_pair *metadata,
+                           size_t metadata_count, ss_error *err)
+{
+    pg_store *s = self;
+    if (count == 0) return SS_OK;
+    for (size_t i = 0; i < count; i++) {
+        ss_code rc = pg_check_etag(&ops[i], err);
+        if (rc != SS_OK) return rc;
+    }
+    pg_call *calls = malloc(count * sizeof *calls);
+    int64_t *rows = malloc(count * sizeof *rows);
+    if (!calls || !rows) {
+        free(calls);
+        free(rows);
+        return ss_error_set(err, SS_NOMEM, "out of memory");
+    }
+    pg_conn *c;
+    ss_code rc = pg_acquire(s, &c, err);
+    if (rc == SS_OK) {
+        size_t failed;
+        ss_error perr;
+        rc = pg_pipeline(c, ops, count, calls, rows, &failed, &perr);
+        if (rc != SS_OK) {
+            if (failed != SIZE_MAX && failed < count) /* name the key whose statement failed */
+                ss_error_set(err, rc, "key \"%s\": %s", ops[failed].key, perr.message);
+            else
+                ss_error_set(err, rc, "%s", perr.message);
+        }
+        for (size_t i = 0; rc == SS_OK && i < count; i++)
+            if (!pg_cond_met(&ops[i], rows[i])) rc = pg_cond_error(&ops[i], err);
+        if (rc == SS_OK) {
+            rc = pg_finish_tx(c, true, err);
+        } else if (PQstatus(c->pg) == CONNECTION_OK) {
+            ss_error ignored;
+            pg_finish_tx(c, false, &ignored);
+        }
+        pg_release(s, c);
+    }
+    free(calls);
+    free(rows);
+    return rc;
+}
+
+/* Bulk set/delete: not atomic per Dapr, but sent as one pipeline in one transaction (one
+ * commit). A mismatch only marks its item. A statement *error* aborts the whole transaction,
+ * so then every item is run again on its own to report exactly which ones fail. */
+static ss_code pg_bulk_write(void *self, const ss_op *ops, size_t count, ss_results *out,
+                             ss_error *err)
+{
+    pg_store *s = self;
+    if (count == 0) return SS_OK;
+    pg_call *calls = malloc(count * sizeof *calls);
+    int64_t *rows = malloc(count * sizeof *rows);
+    bool *skip = calloc(count, sizeof *skip);
+    if (!calls || !rows || !skip) {
+        free(calls);
+        free(rows);
+        free(skip);
+        return ss_error_set(err, SS_NOMEM, "out of memory");
+    }
+    /* Items with an unparseable ETag fail alone, before anything is sent. */
+    size_t nsend = 0;
+    for (size_t i = 0; i < count; i++) {
+        ss_error e;
+        if (pg_check_etag(&ops[i], &e) != SS_OK) {
+            out->items[i].code = e.code;
+            out->items[i].error = ss_strdup(e.message);
+            skip[i] = true;
+        } else {
+            nsend++;
+        }
+    }
+    ss_op *send = nsend ? malloc(nsend * sizeof *send) : NULL;
+    size_t *map = nsend ? malloc(nsend * sizeof *map) : NULL;
+    ss_code rc = SS_OK;
+    if (nsend && (!send || !map)) rc = ss_error_set(err, SS_NOMEM, "out of memory");
+    for (size_t i = 0, j = 0; rc == SS_OK && i < count; i++) {
+        if (skip[i]) continue;
+        send[j] = ops[i];
+        map[j++] = i;
+    }
+
+    pg_conn *c = NULL;
+    if (rc == SS_OK && nsend) rc = pg_acquire(s, &c, err);
+    if (rc == SS_OK && nsend) {
+        size_t failed;
+        ss_error perr;
+        ss_code prc = pg_pipeline(c, send, nsend, calls, rows, &failed, &perr);
+        if (prc == SS_OK)
+            prc = pg_finish_tx(c, true, &perr);
+        else if (PQstatus(c->pg) == CONNECTION_OK) {
+            ss_error ignored;
+            pg_finish_tx(c, false, &ignored);
+        }
+        if (prc == SS_OK) {
+            for (size_t j = 0; j < nsend; j++) {
+                ss_item_result *it = &out->items[map[j]];
+                if (!pg_cond_met(&send[j], rows[j])) {
+                    ss_error e;
+                    it->code = pg_cond_error(&send[j], &e);
+                    it->error = ss_strdup(e.message);
+                } else if (send[j].kind == SS_DRV_SET) {
+                    it->etag = ss_strdup(calls[j].etag);
+                }
+            }
+        } else if (PQstatus(c->pg) != CONNECTION_OK) {
+            rc = ss_error_set(err, prc, "%s", perr.message);
+        } else {
+            for (size_t j = 0; j < nsend; j++) {
+                ss_item_result *it = &out->items[map[j]];
+                ss_error e;
+                it->code =
+                    pg_write_once(c, &send[j], send[j].kind == SS_DRV_SET ? &it->etag : NULL, &e);
+                if (it->code != SS_OK) it->error = ss_strdup(e.message);
+            }
+        }
+        pg_release(s, c);
+    }
+    free(send);
+    free(map);
+    free(calls);
+    free(rows);
+    free(skip);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Schema creation / migration                                                                */
+/* ------------------------------------------------------------------------------------------ */
+
+static uint64_t pg_fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* A table that already exists must have the v2 columns with the v2 types; anything else (a v1
+ * table with jsonb values, somebody else's table) is refused, never altered. */
+static ss_code pg_verify_layout(pg_store *s, PGconn *pg, ss_error *err)
+{
+    static const char *const want[][2] = {
+        {"key", "text"},
+        {"value", "bytea"},
+        {"etag", "uuid"},
+        {"updated_at", "timestamp with time zone"},
+        {"expires_at", "timestamp with time zone"},
+    };
+    const char *vals[1] = {s->table};
+    PGresult *res = PQexecParams(pg,
+                                 "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) "
+                                 "FROM pg_attribute a WHERE a.attrelid = to_regclass($1) "
+                                 "AND a.attnum > 0 AND NOT a.attisdropped",
+                                 1, NULL, vals, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ss_code rc = pg_fail(pg, res, err);
+        PQclear(res);
+        return rc;
+    }
+    ss_code rc = SS_OK;
+    for (size_t w = 0; w < sizeof want / sizeof want[0] && rc == SS_OK; w++) {
+        const char *found = NULL;
+        for (int r = 0; r < PQntuples(res); r++)
+            if (strcmp(PQgetvalue(res, r, 0), want[w][0]) == 0) found = PQgetvalue(res, r, 1);
+        if (!found)
+            rc = ss_error_set(err, SS_INVALID,
+                              "table %s exists without column %s: not a postgresql v2 state "
+                              "table; refusing to use or alter it",
+                              s->table, want[w][0]);
+        else if (strcmp(found, want[w][1]) != 0)
+            rc = ss_error_set(err, SS_INVALID,
+                              "table %s has column %s of type %s, expected %s (a postgresql v1 "
+                              "table?); refusing to use or alter it",
+                              s->table, want[w][0], found, want[w][1]);
+    }
+    PQclear(res);
+    return rc;
+}
+
+static ss_code pg_migrate_locked(pg_store *s, PGconn *pg, ss_error *err)
+{
+    const char *vals[2] = {s->migration_key, NULL};
+    char *q = pg_asprintf("SELECT value FROM %s WHERE key = $1", s->meta_table);
+    if (!q) return ss_error_set(err, SS_NOMEM, "out of memory");
+    PGresult *res = PQexecParams(pg, q, 1, NULL, vals, NULL, NULL, 0);
+    free(q);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ss_code rc = pg_fail(pg, res, err);
+        PQclear(res);
+        return rc;
+    }
+    long version = 0;
+    if (PQntuples(res) > 0) {
+        const char *v = PQgetvalue(res, 0, 0);
+        char *end;
+        errno = 0;
+        version = strtol(v, &end, 10);
+        if (errno || *end || version < 0) version = -1;
+    }
+    PQclear(res);
+    if (version < 0 || version > PG_SCHEMA_VERSION)
+        return ss_error_set(err, SS_INVALID,
+                            "table %s: schema version recorded in %s (key %s) is newer than or "
+                            "unknown to this driver (which knows %d); refusing to touch it",
+                            s->table, s->meta_table, s->migration_key, PG_SCHEMA_VERSION);
+    if (version == PG_SCHEMA_VERSION) return pg_verify_layout(s, pg, err);
+
+    vals[0] = s->table;
+    res = PQexecParams(pg, "SELECT to_regclass($1) IS NOT NULL", 1, NULL, vals, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        ss_code rc = pg_fail(pg, res, err);
+        PQclear(res);
+        return rc;
+    }
+    bool exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+    PQclear(res);
+
+    ss_code rc;
+    if (exists) {
+        rc = pg_verify_layout(s, pg, err);
+    } else {
+        ss_log(s->ctx, SS_LOG_INFO, "creating state table %s", s->table);
+        q = pg_asprintf("CREATE TABLE %s (\n"
+                        "  key text NOT NULL PRIMARY KEY,\n"
+                        "  value bytea NOT NULL,\n"
+                        "  etag uuid NOT NULL DEFAULT gen_random_uuid(),\n"
+                        "  created_at timestamp with time zone NOT NULL DEFAULT now(),\n"
+                        "  updated_at timestamp with time zone,\n"
+                        "  expires_at timestamp with time zone\n"
+                        ");\n"
+                        "CREATE INDEX ON %s (expires_at)",
+                        s->table, s->table);
+        if (!q) return ss_error_set(err, SS_NOMEM, "out of memory");
+        rc = pg_exec_simple(pg, q, err);
+        free(q);
+    }
+    if (rc != SS_OK) return rc;
+    q = pg_asprintf("INSERT INTO %s (key, value) VALUES ($1, $2) "
+                    "ON CONFLICT (key) DO UPDATE SET value = $2",
+                    s->meta_table);
+    if (!q) return ss_error_set(err, SS_NOMEM, "out of memory");
+    char ver[16];
+    snprintf(ver, sizeof ver, "%d", PG_SCHEMA_VERSION);
+    vals[0] = s->migration_key;
+    vals[1] = ver;
+    res = PQexecParams(pg, q, 2, NULL, vals, NULL, NULL, 0);
+    free(q);
+    rc = pg_res_ok(res) ? SS_OK : pg_fail(pg, res, err);
+    PQclear(res);
+    return rc;
+}
+
+static ss_code pg_migrate(pg_store *s, PGconn *pg, ss_error *err)
+{
+    ss_code rc = SS_OK;
+    const char *dot = strchr(s->table, '.');
+    if (dot) {
+        char *q = pg_asprintf("CREATE SCHEMA IF NOT EXISTS %.*s", (int)(dot - s->table), s->table);
+        if (!q) return ss_error_set(err, SS_NOMEM, "out of memory");
+        rc = pg_exec_simple(pg, q, err);
+        free(q);
+        if (rc != SS_OK) return rc;
+    }
+    /* Two processes may race here: IF NOT EXISTS can still fail with a unique violation on the
+     * type name while the other one commits; retrying then finds the table. */
+    char *q = pg_asprintf("CREATE TABLE IF NOT EXISTS %s (key text NOT NULL PRIMARY KEY, "
+                          "value text NOT NULL)",
+                          s->meta_table);
+    if (!q) return ss_error_set(err, SS_NOMEM, "out of memory");
+    for (int i = 0; i < 5; i++) {
+        PGresult *res = PQexec(pg, q);
+        const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        bool race = !pg_res_ok(res) && st && strcmp(st, "23505") == 0;
+        rc = pg_res_ok(res) ? SS_OK : pg_fail(pg, res, err);
+        PQclear(res);
+        if (!race) break;
+    }
+    free(q);
+    if (rc != SS_OK) return rc;
+
+    rc = pg_exec_simple(pg, "BEGIN", err);
+    if (rc != SS_OK) return rc;
+    char lock[96];
+    snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%" PRId64 ")",
+             (int64_t)(pg_fnv1a(s->migration_key) >> 1));
+    rc = pg_exec_simple(pg, lock, err);
+    if (rc == SS_OK) rc = pg_migrate_locked(s, pg, err);
+    ss_error ignored;
+    if (rc == SS_OK)
+        rc = pg_exec_simple(pg, "COMMIT", err);
+    else if (PQstatus(pg) == CONNECTION_OK)
+        pg_exec_simple(pg, "ROLLBACK", &ignored);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Expired-row sweep                                                                          */
+/* ------------------------------------------------------------------------------------------ */
+
+/* One process per interval wins the conditional update of the last-cleanup row (as Dapr does)
+ * and deletes expired rows; the others see zero rows updated and skip. */
+static void pg_sweep(pg_store *s)
+{
+    pg_conn *c;
+    ss_error err;
+    if (pg_acquire(s, &c, &err) != SS_OK) {
+        ss_log(s->ctx, SS_LOG_WARN, "expired-row sweep skipped: %s", err.message);
+        return;
+    }
+    char *q = pg_asprintf(
+        "INSERT INTO %s AS m (key, value) VALUES ($1, now()::text) ON CONFLICT (key) DO UPDATE "
+        "SET value = now()::text WHERE (EXTRACT('epoch' FROM now() - "
+        "m.value::timestamp with time zone) * 1000)::bigint > $2",
+        s->meta_table);
+    char interval[32];
+    snprintf(interval, sizeof interval, "%" PRId64, s->cleanup_ms > 100 ? s->cleanup_ms - 100 : 0);
+    const char *vals[2] = {s->cleanup_key, interval};
+    PGresult *res = q ? PQexecParams(c->pg, q, 2, NULL, vals, NULL, NULL, 0) : NULL;
+    free(q);
+    if (!pg_res_ok(res)) {
+        pg_fail(c->pg, res, &err);
+        ss_log(s->ctx, SS_LOG_WARN, "expired-row sweep: %s", err.message);
+    } else if (pg_rows(res) > 0) {
+        PQclear(res);
+        q = pg_asprintf("DELETE FROM %s WHERE expires_at IS NOT NULL AND expires_at < now()",
+                        s->table);
+        res = q ? PQexec(c->pg, q) : NULL;
+        free(q);
+        if (pg_res_ok(res)) {
+            ss_log(s->ctx, SS_LOG_DEBUG, "removed %" PRId64 " expired rows", pg_rows(res));
+        } else {
+            pg_fail(c->pg, res, &err);
+            ss_log(s->ctx, SS_LOG_WARN, "expired-row sweep: %s", err.message);
+        }
+    }
+    PQclear(res);
+    pg_release(s, c);
+}
+
+static void *pg_gc_main(void *arg)
+{
+    pg_store *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->closing) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t)(s->cleanup_ms / 1000);
+        ts.tv_nsec += (long)(s->cleanup_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        int rc = 0;
+        while (!s->closing && rc == 0) rc = pthread_cond_timedwait(&s->gc_cv, &s->mu, &ts);
+        if (s->closing) break;
+        pthread_mutex_unlock(&s->mu);
+        pg_sweep(s);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Open / close                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+static void pg_close(void *self)
+{
+    pg_store *s = self;
+    if (s->gc_running) {
+        pthread_mutex_lock(&s->mu);
+        s->closing = true;
+        pthread_cond_broadcast(&s->gc_cv);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->gc_thread, NULL);
+        s->gc_running = false;
+    }
+    while (s->idle) {
+        pg_conn *c = s->idle;
+        s->idle = c->next;
+        PQfinish(c->pg);
+        free(c);
+    }
+    if (s->mu_ok) {
+        pthread_mutex_destroy(&s->mu);
+        pthread_cond_destroy(&s->cv);
+        pthread_cond_destroy(&s->gc_cv);
+        s->mu_ok = false;
+    }
+    for (int i = 0; i < ST_COUNT; i++) free(s->sql[i]);
+    free(s->conninfo);
+    free(s->table);
+    free(s->meta_table);
+    free(s->migration_key);
+    free(s->cleanup_key);
+    memset(s, 0, sizeof *s);
+}
+
+static ss_code pg_build_sql(pg_store *s)
+{
+    const char *t = s->table;
+    const char *live = "(expires_at IS NULL OR expires_at >= now())";
+    const char *exp = "CASE WHEN $4::int8 > 0 THEN now() + $4::int8 * interval '1 second' END";
+    s->sql[ST_GET] = pg_asprintf("SELECT value, etag::text, "
+                                 "(extract(epoch FROM expires_at) * 1000)::int8 "
+                                 "FROM %s WHERE key = $1 AND %s",
+                                 t, live);
+    s->sql[ST_BULK_GET] = pg_asprintf("SELECT key, value, etag::text, "
+                                      "(extract(epoch FROM expires_at) * 1000)::int8 "
+                                      "FROM %s WHERE key = ANY($1::text[]) AND %s",
+                                      t, live);
+    s->sql[ST_SET_ANY] = pg_asprintf(
+        "INSERT INTO %s AS t (key, value, etag, expires_at) VALUES ($1, $2, $3::uuid, %s) "
+        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now(), "
+        "etag = EXCLUDED.etag, expires_at = EXCLUDED.expires_at",
+        t, exp);
+    /* First-write still upserts: an expired row that is not yet swept must not block it. */
+    s->sql[ST_SET_ABSENT] = pg_asprintf(
+        "INSERT INTO %s AS t (key, value, etag, expires_at) VALUES ($1, $2, $3::uuid, %s) "
+        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now(), "
+        "etag = EXCLUDED.etag, expires_at = EXCLUDED.expires_at "
+        "WHERE t.expires_at IS NOT NULL AND t.expires_at < now()",
+        t, exp);
+    s->sql[ST_SET_MATCH] = pg_asprintf(
+        "UPDATE %s SET value = $2, updated_at = now(), etag = $3::uuid, expires_at = %s "
+        "WHERE key = $1 AND etag = $5::uuid AND %s",
+        t, exp, live);
+    s->sql[ST_DEL_ANY] = pg_asprintf("DELETE FROM %s WHERE key = $1", t);
+    s->sql[ST_DEL_MATCH] =
+        pg_asprintf("DELETE FROM %s WHERE key = $1 AND etag = $2::uuid AND %s", t, live);
+    for (int i = 0; i < ST_COUNT; i++)
+        if (!s->sql[i]) return SS_NOMEM;
+    return SS_OK;
+}
+
+static ss_code pg_open(void *self, ss_ctx *ctx, ss_error *err)
+{
+    pg_store *s = self;
+    s->ctx = ctx;
+    const char *conninfo = ss_prop(ctx, "connectionString");
+    const char *table = ss_prop(ctx, "tableName");
+    const char *meta = ss_prop(ctx, "metadataTableName");
+    const char *schema = ss_prop(ctx, "schema");
+    ss_code rc;
+
+    if (!conninfo || !*conninfo)
+        return ss_error_set(err, SS_INVALID, "property connectionString is required");
+    if (!table || !*table) table = "state";
+    if (!meta || !*meta) meta = "dapr_metadata";
+    if (schema && !*schema) schema = NULL;
+    if (schema && !pg_valid_ident(schema, false))
+        return ss_error_set(err, SS_INVALID,
+                            "property schema: \"%s\" is not a valid identifier (letters, digits, "
+                            "_; at most 63 bytes)",
+                            schema);
+    if (!pg_valid_ident(table, schema == NULL))
+        return ss_error_set(err, SS_INVALID,
+                            "property tableName: \"%s\" is not a valid table name ([schema.]name "
+                            "of letters, digits and _)",
+                            table);
+    if (!pg_valid_ident(meta, schema == NULL))
+        return ss_error_set(err, SS_INVALID,
+                            "property metadataTableName: \"%s\" is not a valid table name", meta);
+
+    /* Checked here so a typo is INVALID, not UNAVAILABLE. libpq's message may quote part of
+     * the string (the password too), so it is not passed on. */
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+    if (!opts) {
+        PQfreemem(perr);
+        return ss_error_set(err, SS_INVALID,
+                            "property connectionString is not a valid libpq connection string "
+                            "(key=value pairs or a postgres:// URI)");
+    }
+    PQconninfoFree(opts);
+
+    if ((rc = ss_prop_duration_ms(ctx, "timeout", 1000, &s->timeout_ms, err)) != SS_OK) return rc;
+    if (s->timeout_ms < 1000)
+        return ss_error_set(err, SS_INVALID, "property timeout: must be at least 1s");
+    if ((rc = ss_prop_duration_ms(ctx, "cleanupInterval", 1000, &s->cleanup_ms, err)) != SS_OK)
+        return rc;
+    if ((rc = ss_prop_duration_ms(ctx, "connectionMaxIdleTime", 1000, &s->idle_ms, err)) != SS_OK)
+        return rc;
+    if ((rc = ss_prop_int(ctx, "maxConns", 1, 10000, &s->max_conns, err)) != SS_OK) return rc;
+
+    s->conninfo = ss_strdup(conninfo);
+    s->table = schema ? pg_asprintf("%s.%s", schema, table) : ss_strdup(table);
+    s->meta_table = schema ? pg_asprintf("%s.%s", schema, meta) : ss_strdup(meta);
+    /* Dapr's migration key is "migrations-state-v2-<tablePrefix>" for table <prefix>state. A
+     * name not ending in "state" gets a key no Dapr prefix can produce ('|' is not allowed in
+     * identifiers). */
+    size_t tl = strlen(s->table);
+    if (tl >= 5 && strcmp(s->table + tl - 5, "state") == 0)
+        s->migration_key = pg_asprintf("migrations-state-v2-%.*s", (int)(tl - 5), s->table);
+    else
+        s->migration_key = pg_asprintf("migrations-state-v2-|%s", s->table);
+    s->cleanup_key = pg_asprintf("last-cleanup-state-v2-%s", s->table);
+    if (!s->conninfo || !s->table || !s->meta_table || !s->migration_key || !s->cleanup_key ||
+        pg_build_sql(s) != SS_OK) {
+        pg_close(s);
+        return ss_error_set(err, SS_NOMEM, "out of memory");
+    }
+
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        pg_close(s);
+        return ss_error_set(err, SS_NOMEM, "cannot create a mutex");
+    }
+    pthread_cond_init(&s->cv, NULL);
+    pthread_cond_init(&s->gc_cv, NULL);
+    s->mu_ok = true;
+
+    /* The table must exist before statements referencing it can be prepared, so the
+     * migration runs on a bare connection first. */
+    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    char tmo[32];
+    snprintf(tmo, sizeof tmo, "%" PRId64, s->timeout_ms / 1000 < 2 ? 2 : s->timeout_ms / 1000);
+    const char *vals[] = {tmo, "statestore", s->conninfo, NULL};
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    if (!pg || PQstatus(pg) != CONNECTION_OK) {
+        rc = pg ? pg_fail(pg, NULL, err) : ss_error_set(err, SS_NOMEM, "out of memory");
+        PQfinish(pg);
+        pg_close(s);
+        return rc;
+    }
+    PQsetNoticeProcessor(pg, pg_notice, s);
+    rc = pg_migrate(s, pg, err);
+    PQfinish(pg);
+    if (rc != SS_OK) {
+        pg_close(s);
+        return rc;
+    }
+    /* One pooled connection now, so a statement that does not prepare fails open. */
+    pg_conn *c;
+    rc = pg_acquire(s, &c, err);
+    if (rc != SS_OK) {
+        pg_close(s);
+        return rc;
+    }
+    pg_release(s, c);
+
+    if (s->cleanup_ms > 0) {
+        if (pthread_create(&s->gc_thread, NULL, pg_gc_main, s) != 0) {
+            pg_close(s);
+            return ss_error_set(err, SS_NOMEM, "cannot start the expired-row sweep thread");
+        }
+        s->gc_running = true;
+    }
+    return SS_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The driver                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+static const char *const pg_aliases[] = {"postgres", NULL};
+
+static const ss_property pg_props[] = {
+    {"connectionString", true, true, NULL,
+     "libpq connection string or postgres:// URI (may carry a password: never logged)"},
+    {"tableName", false, false, "state", "state table, [schema.]name"},
+    {"metadataTableName", false, false, "dapr_metadata",
+     "table holding the schema version and the last-cleanup time"},
+    {"schema", false, false, NULL,
+     "schema for both tables (created if missing); default: search_path"},
+    {"timeout", false, false, "20s", "connect and statement timeout (at least 1s)"},
+    {"cleanupInterval", false, false, "1h",
+     "how often expired rows are deleted (one process at a time); 0 disables"},
+    {"maxConns", false, false, "8", "most connections in the pool"},
+    {"connectionMaxIdleTime", false, false, "0",
+     "close pooled connections idle longer than this; 0 = never"},
+};
+
+const ss_driver ss_driver_postgresql = {
+    .abi = SS_DRIVER_ABI,
+    .info =
+        {
+            .name = "postgresql",
+            .aliases = pg_aliases,
+            .version = "v2",
+            .summary = "PostgreSQL (libpq), table layout of Dapr's postgresql v2 component",
+            .features =
+                {
+                    .flags = SS_FEATURE_ETAG | SS_FEATURE_FIRST_WRITE | SS_FEATURE_TRANSACTIONAL |
+                             SS_FEATURE_TTL | SS_FEATURE_BULK_NATIVE,
+                    .max_tx_ops = 0,
+                    .max_key_len = PG_MAX_KEY_LEN,
+                    .max_value_len = PG_MAX_VALUE_LEN,
+                },
+            .properties = pg_props,
+            .property_count = sizeof pg_props / sizeof pg_props[0],
+        },
+    .instance_size = sizeof(pg_store),
+    .open = pg_open,
+    .close = pg_close,
+    .ping = pg_ping,
+    .get = pg_get,
+    .set = pg_set,
+    .del = pg_del,
+    .bulk_get = pg_bulk_get,
+    .bulk_set = pg_bulk_write,
+    .bulk_delete = pg_bulk_write,
+    .transact = pg_transact,
+};

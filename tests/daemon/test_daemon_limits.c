@@ -1,0 +1,404 @@
+/*
+ * test_daemon_limits.c — statestored's edges: API token (401, healthz open), body limit (413
+ * with Content-Length and chunked), slow clients cut off, SIGTERM finishing an in-flight
+ * request, start-up failures (bad flags, bad component files, stores that cannot open),
+ * --version/--help. argv[1] = the statestored executable.
+ */
+#include "dtest.h"
+
+#include <statestore.h>
+
+#include <poll.h>
+#include <sys/resource.h>
+
+static const char MEM_YAML[] = "apiVersion: dapr.io/v1alpha1\nkind: Component\n"
+                               "metadata:\n  name: mem\nspec:\n  type: state.in-memory\n"
+                               "  version: v1\n";
+
+static int raw_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (fd < 0) return -1;
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static bool send_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w <= 0) return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* Reads until the peer closes, `stop` appears, or `secs` pass. Returns bytes read, -1 on error;
+ * *closed tells whether the peer closed the connection. */
+static ssize_t recv_some(int fd, char *buf, size_t cap, const char *stop, int secs, bool *closed)
+{
+    size_t n = 0;
+    *closed = false;
+    for (int waited = 0; waited < secs * 10;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int pr = poll(&p, 1, 100);
+        if (pr == 0) {
+            waited++;
+            continue;
+        }
+        if (pr < 0) return -1;
+        ssize_t r = recv(fd, buf + n, cap - 1 - n, 0);
+        if (r < 0) {
+            if (errno == ECONNRESET) *closed = true;
+            return *closed ? (ssize_t)n : -1;
+        }
+        if (r == 0) {
+            *closed = true;
+            break;
+        }
+        n += (size_t)r;
+        buf[n] = '\0';
+        if (stop && strstr(buf, stop)) break;
+        if (n + 1 >= cap) break;
+    }
+    buf[n] = '\0';
+    return (ssize_t)n;
+}
+
+static void test_token(const char *exe, const char *dir, const char *res)
+{
+    const char *args[] = {"--resources-path", res, NULL};
+    const char *env[] = {"DAPR_API_TOKEN=s3cret", NULL};
+    dt_daemon d;
+    int st = -1;
+    bool up = dt_start(&d, exe, dir, args, env, &st);
+    CHECK(up, "token daemon did not start (%d)", st);
+    if (!up) {
+        dt_dump_log(&d);
+        dt_stop(&d);
+        return;
+    }
+    dt_resp r;
+    CHECK(dt_req(&d, &r, "GET", "/v1.0/healthz", NULL) == 204, "healthz stays open %ld", r.status);
+    CHECK(dt_req(&d, &r, "GET", "/v1.0/healthz/outbound", NULL) == 204, "outbound open %ld",
+          r.status);
+    CHECK(dt_req(&d, &r, "GET", "/v1.0/metadata", NULL) == 401, "no token %ld", r.status);
+    CHECK(strcmp(r.body, "invalid api token") == 0, "%s", r.body);
+    CHECK(dt_req(&d, &r, "POST", "/v1.0/state/mem", "[{\"key\":\"a\",\"value\":1}]") == 401,
+          "no token on save %ld", r.status);
+    static const char *const wrong[][2] = {{"dapr-api-token: s3cre", NULL},
+                                           {"dapr-api-token: s3cret!", NULL},
+                                           {"dapr-api-token: S3CRET", NULL},
+                                           {"dapr-api-token;", NULL}};
+    for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++)
+        CHECK(dt_req_h(&d, &r, "GET", "/v1.0/state/mem/a", NULL, 0, wrong[i]) == 401, "%s -> %ld",
+              wrong[i][0], r.status);
+    const char *good[] = {"dapr-api-token: s3cret", NULL};
+    const char *one = "[{\"key\":\"a\",\"value\":1}]";
+    CHECK(dt_req_h(&d, &r, "POST", "/v1.0/state/mem", one, strlen(one), good) == 204,
+          "good token %ld %s", r.status, r.body);
+    CHECK(dt_req_h(&d, &r, "GET", "/v1.0/state/mem/a", NULL, 0, good) == 200, "%ld", r.status);
+    CHECK(dt_req_h(&d, &r, "GET", "/v1.0/metadata", NULL, 0, good) == 200, "%ld", r.status);
+    CHECK(dt_stop(&d) == 0, "exit");
+    /* the token never reaches the log */
+    FILE *f = fopen(d.log, "r");
+    char line[4096];
+    bool leaked = false;
+    while (f && fgets(line, sizeof line, f)) leaked |= strstr(line, "s3cret") != NULL;
+    if (f) fclose(f);
+    CHECK(!leaked, "the API token appears in the log");
+}
+
+static void test_body_limit(const char *exe, const char *dir, const char *res)
+{
+    const char *args[] = {"--resources-path", res, "--max-body-size", "1Ki", NULL};
+    dt_daemon d;
+    int st = -1;
+    bool up = dt_start(&d, exe, dir, args, NULL, &st);
+    CHECK(up, "limit daemon did not start (%d)", st);
+    if (!up) {
+        dt_dump_log(&d);
+        dt_stop(&d);
+        return;
+    }
+    char body[4096];
+    int n = snprintf(body, sizeof body, "[{\"key\":\"big\",\"value\":\"");
+    memset(body + n, 'x', 2000);
+    strcpy(body + n + 2000, "\"}]");
+    dt_resp r;
+    CHECK(dt_req(&d, &r, "POST", "/v1.0/state/mem", body) == 413, "over limit %ld", r.status);
+    CHECK(dt_contains(r.body, "max-body-size"), "%s", r.body);
+    n = snprintf(body, sizeof body, "[{\"key\":\"small\",\"value\":\"");
+    memset(body + n, 'y', 900);
+    strcpy(body + n + 900, "\"}]");
+    CHECK(dt_req(&d, &r, "POST", "/v1.0/state/mem", body) == 204, "under limit %ld %s", r.status,
+          r.body);
+
+    /* chunked: no length up front */
+    int fd = raw_connect(d.port);
+    CHECK(fd >= 0, "connect");
+    if (fd >= 0) {
+        char req[4096];
+        int h = snprintf(req, sizeof req,
+                         "POST /v1.0/state/mem HTTP/1.1\r\nHost: x\r\n"
+                         "Transfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n"
+                         "7d0\r\n");
+        memset(req + h, 'z', 2000);
+        strcpy(req + h + 2000, "\r\n0\r\n\r\n");
+        char out[4096];
+        bool closed;
+        CHECK(send_all(fd, req, strlen(req)), "send");
+        recv_some(fd, out, sizeof out, "}", 10, &closed);
+        CHECK(strncmp(out, "HTTP/1.1 413", 12) == 0, "chunked over limit: %s", out);
+        close(fd);
+    }
+    CHECK(dt_req(&d, &r, "GET", "/v1.0/state/mem/small", NULL) == 200, "still serving %ld",
+          r.status);
+    dt_stop(&d);
+}
+
+static void test_slow_client_and_sigterm(const char *exe, const char *dir, const char *res)
+{
+    const char *args[] = {"--resources-path", res, "--connection-timeout", "1", NULL};
+    dt_daemon d;
+    int st = -1;
+    bool up = dt_start(&d, exe, dir, args, NULL, &st);
+    CHECK(up, "timeout daemon did not start (%d)", st);
+    if (!up) {
+        dt_dump_log(&d);
+        dt_stop(&d);
+        return;
+    }
+
+    /* A client that never finishes its headers is disconnected. */
+    int fd = raw_connect(d.port);
+    CHECK(fd >= 0, "connect");
+    if (fd >= 0) {
+        const char partial[] = "GET /v1.0/healthz HTTP/1.1\r\nHost: x\r\n";
+        CHECK(send_all(fd, partial, sizeof partial - 1), "send");
+        char out[1024];
+        bool closed = false;
+        recv_some(fd, out, sizeof out, NULL, 15, &closed);
+        CHECK(closed, "slow client was not cut off");
+        close(fd);
+    }
+    dt_resp r;
+    CHECK(dt_req(&d, &r, "GET", "/v1.0/healthz", NULL) == 204, "serving after %ld", r.status);
+
+    /* SIGTERM while a request is half sent: it still completes, then the daemon exits 0. */
+    fd = raw_connect(d.port);
+    CHECK(fd >= 0, "connect");
+    if (fd < 0) {
+        dt_stop(&d);
+        return;
+    }
+    const char body[] = "[{\"key\":\"inflight\",\"value\":\"done\"}]";
+    char head[256];
+    snprintf(head, sizeof head,
+             "POST /v1.0/state/mem HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
+             sizeof body - 1);
+    CHECK(send_all(fd, head, strlen(head)) && send_all(fd, body, 10), "send head");
+    dt_sleep_ms(300); /* ordering only: let the daemon see the request start */
+    kill(d.pid, SIGTERM);
+    dt_sleep_ms(300);
+    /* the listener is closed now: new connections are refused */
+    int fd2 = raw_connect(d.port);
+    CHECK(fd2 < 0, "new connection accepted after SIGTERM");
+    if (fd2 >= 0) close(fd2);
+    CHECK(send_all(fd, body + 10, sizeof body - 11), "send rest");
+    char out[2048];
+    bool closed;
+    recv_some(fd, out, sizeof out, "\r\n\r\n", 10, &closed);
+    CHECK(strncmp(out, "HTTP/1.1 204", 12) == 0, "in-flight request answered: %s", out);
+    close(fd);
+    int status = -1;
+    for (int i = 0; i < 300; i++) {
+        int ws;
+        if (waitpid(d.pid, &ws, WNOHANG) == d.pid) {
+            status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+            break;
+        }
+        dt_sleep_ms(100);
+    }
+    CHECK(status == 0, "exit status after SIGTERM: %d", status);
+    if (status != -1) d.pid = 0;
+    dt_stop(&d);
+    FILE *f = fopen(d.log, "r");
+    char line[2048];
+    bool said = false;
+    while (f && fgets(line, sizeof line, f)) said |= strstr(line, "SIGTERM received") != NULL;
+    if (f) fclose(f);
+    CHECK(said, "no shutdown line in the log");
+}
+
+/* Many keep-alive connections open at once, each used twice: all are served. */
+static void test_many_connections(const char *exe, const char *dir, const char *res)
+{
+    enum { WANT = 2000 };
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < WANT + 100 && rl.rlim_max >= WANT + 100) {
+        rl.rlim_cur = WANT + 100;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    getrlimit(RLIMIT_NOFILE, &rl);
+    int count = rl.rlim_cur >= WANT + 100 ? WANT : (int)rl.rlim_cur - 100;
+    if (count < WANT) printf("many connections: file limit allows only %d\n", count);
+    const char *args[] = {"--resources-path", res, NULL};
+    dt_daemon d;
+    int st = -1;
+    bool up = dt_start(&d, exe, dir, args, NULL, &st);
+    CHECK(up, "daemon did not start (%d)", st);
+    if (!up) {
+        dt_dump_log(&d);
+        dt_stop(&d);
+        return;
+    }
+    static int fds[WANT];
+    int opened = 0;
+    for (int i = 0; i < count; i++) {
+        fds[i] = raw_connect(d.port);
+        if (fds[i] < 0) break;
+        opened++;
+    }
+    CHECK(opened == count, "opened %d of %d connections", opened, count);
+    static const char req[] = "GET /v1.0/state/mem/nothing HTTP/1.1\r\nHost: x\r\n\r\n";
+    for (int round = 0; round < 2; round++) {
+        int ok = 0;
+        for (int i = 0; i < opened; i++)
+            if (!send_all(fds[i], req, sizeof req - 1)) break;
+        for (int i = 0; i < opened; i++) {
+            char out[1024];
+            bool closed;
+            recv_some(fds[i], out, sizeof out, "\r\n\r\n", 20, &closed);
+            ok += strncmp(out, "HTTP/1.1 204", 12) == 0 && !closed;
+        }
+        CHECK(ok == opened, "round %d: %d of %d keep-alive connections answered", round, ok,
+              opened);
+    }
+    for (int i = 0; i < opened; i++) close(fds[i]);
+    CHECK(dt_stop(&d) == 0, "exit");
+}
+
+/* Runs the daemon expecting it to exit; returns its status and the output in buf. */
+static int run_exit(const char *exe, const char *dir, const char *const *args, char *buf,
+                    size_t cap)
+{
+    dt_daemon d;
+    int st = -1;
+    if (dt_start(&d, exe, dir, args, NULL, &st)) {
+        dt_stop(&d);
+        return -1;
+    }
+    dt_stop(&d);
+    buf[0] = '\0';
+    FILE *f = fopen(d.log, "r");
+    if (f) {
+        size_t n = fread(buf, 1, cap - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+    }
+    return st;
+}
+
+static void test_startup_errors(const char *exe, const char *dir)
+{
+    char out[8192], sub[700], path[800];
+    const char *a1[] = {"--max-body-size", "4Xi", NULL};
+    CHECK(run_exit(exe, dir, a1, out, sizeof out) == 2 && dt_contains(out, "--max-body-size"),
+          "bad size: %s", out);
+    const char *a2[] = {"--log-level", "loud", NULL};
+    CHECK(run_exit(exe, dir, a2, out, sizeof out) == 2 && dt_contains(out, "log-level"), "%s", out);
+    const char *a3[] = {"--no-such-flag", "1", NULL};
+    CHECK(run_exit(exe, dir, a3, out, sizeof out) == 2 && dt_contains(out, "no-such-flag"), "%s",
+          out);
+    const char *a4[] = {"--version", NULL};
+    CHECK(run_exit(exe, dir, a4, out, sizeof out) == 0 && dt_contains(out, SS_VERSION_STRING), "%s",
+          out);
+    const char *a5[] = {"--help", NULL};
+    CHECK(run_exit(exe, dir, a5, out, sizeof out) == 0 && dt_contains(out, "--resources-path"),
+          "%s", out);
+
+    /* an invalid component file stops start-up naming the file */
+    snprintf(sub, sizeof sub, "%s/badyaml", dir);
+    mkdir(sub, 0755);
+    snprintf(path, sizeof path, "%s/broken.yaml", sub);
+    dt_write_file(path, "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: b\n"
+                        "spec:\n  type: state.memory\n  metadata:\n  - name: [1, 2\n");
+    const char *a6[] = {"--resources-path", sub, NULL};
+    int st = run_exit(exe, dir, a6, out, sizeof out);
+    CHECK(st != 0 && st != -1 && dt_contains(out, "broken.yaml"), "bad yaml (%d): %s", st, out);
+
+    /* a store that cannot open stops start-up with the store's error */
+    snprintf(sub, sizeof sub, "%s/badstore", dir);
+    mkdir(sub, 0755);
+    snprintf(path, sizeof path, "%s/s.yaml", sub);
+    dt_write_file(path, "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: broken\n"
+                        "spec:\n  type: state.sqlite\n  version: v1\n  metadata:\n"
+                        "  - name: connectionString\n    value: /nonexistent-dir/x/y.db\n");
+    const char *a7[] = {"--resources-path", sub, NULL};
+    st = run_exit(exe, dir, a7, out, sizeof out);
+    CHECK(st != 0 && st != -1 && dt_contains(out, "broken"), "bad store (%d): %s", st, out);
+
+    /* a custom keyPrefix containing || is refused */
+    snprintf(sub, sizeof sub, "%s/badprefix", dir);
+    mkdir(sub, 0755);
+    snprintf(path, sizeof path, "%s/p.yaml", sub);
+    dt_write_file(path, "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: p\n"
+                        "spec:\n  type: state.in-memory\n  version: v1\n  metadata:\n"
+                        "  - name: keyPrefix\n    value: a||b\n");
+    const char *a8[] = {"--resources-path", sub, NULL};
+    st = run_exit(exe, dir, a8, out, sizeof out);
+    CHECK(st != 0 && st != -1 && dt_contains(out, "can't contain '||'"), "bad prefix (%d): %s", st,
+          out);
+
+    /* an unknown driver */
+    snprintf(path, sizeof path, "%s/p.yaml", sub);
+    dt_write_file(path, "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: p\n"
+                        "spec:\n  type: state.nosuchdb\n  version: v1\n");
+    st = run_exit(exe, dir, a8, out, sizeof out);
+    CHECK(st != 0 && st != -1 && dt_contains(out, "nosuchdb"), "unknown driver (%d): %s", st, out);
+
+    /* a missing resources directory */
+    const char *a9[] = {"--resources-path", "/nonexistent-ss-dir", NULL};
+    st = run_exit(exe, dir, a9, out, sizeof out);
+    CHECK(st != 0 && st != -1 && dt_contains(out, "nonexistent-ss-dir"), "missing dir (%d): %s", st,
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s <statestored>\n", argv[0]);
+        return 2;
+    }
+    const char *exe = argv[1];
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    char dir[] = "/tmp/ss-daemon-limits-XXXXXX";
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    char res[600], path[700];
+    snprintf(res, sizeof res, "%s/res", dir);
+    mkdir(res, 0755);
+    snprintf(path, sizeof path, "%s/mem.yaml", res);
+    dt_write_file(path, MEM_YAML);
+
+    test_token(exe, dir, res);
+    test_body_limit(exe, dir, res);
+    test_slow_client_and_sigterm(exe, dir, res);
+    test_startup_errors(exe, dir);
+    test_many_connections(exe, dir, res);
+
+    dt_rmtree(dir);
+    curl_global_cleanup();
+    return dt_finish("test_daemon_limits");
+}

@@ -1,0 +1,14 @@
+# etcd: the conformance suite on a single member, the driver's own tests, and failover on a
+# 3-member cluster with one member stopped mid-run (servers: scripts/services/etcd*.sh).
+if(SS_HAVE_ETCD)
+  if(COMMAND ss_add_conformance)
+    ss_add_conformance(etcd DRIVER etcd PROPS "endpoints=\${SS_TEST_ETCD_ENDPOINTS}")
+  endif()
+  ss_add_test(etcd_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/etcd_test.c LABELS etcd TIMEOUT 120)
+  ss_add_test(etcd_cluster_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/etcd_cluster_test.c
+              LABELS etcd TIMEOUT 180)
+  target_compile_definitions(etcd_cluster_test PRIVATE
+    SS_ETCD_CLUSTER_SCRIPT="${CMAKE_SOURCE_DIR}/scripts/services/etcd-cluster.sh")
+  # Both tests stop and start cluster members or share one server: never run them in parallel.
+  set_tests_properties(etcd_cluster_test PROPERTIES RESOURCE_LOCK etcd_cluster)
+endif()
