@@ -26,7 +26,7 @@ typedef struct bctx {
     struct curl_slist *hdrs;
     char url_range[256], url_put[256], url_txn[256];
     char keys[BULK][48];
-    char keys64[BULK][80]; /* base64 of "<prefix>/<key>" */
+    char keys64[BULK][80]; /* base64 of "benchraw/<key>": the raw side has its own keys */
     char value[128];
     char value64[200];
     ss_get_request greq[BULK];
@@ -203,12 +203,13 @@ int main(void)
     for (int k = 0; k < BULK; k++) {
         snprintf(b.keys[k], sizeof b.keys[k], "bench-key-%03d", k);
         char full[96];
-        snprintf(full, sizeof full, "%s/%s", prefix, b.keys[k]);
+        snprintf(full, sizeof full, "benchraw/%s", b.keys[k]);
         ss_base64_encode(b.keys64[k], full, strlen(full));
         b.greq[k] = (ss_get_request){.key = b.keys[k]};
         b.sreq[k] = (ss_set_request){.key = b.keys[k], .value = b.value, .value_len = 100};
     }
     drv_bulk_set(&b, 0);
+    raw_bulk_set(&b, 0);
     char *etag = NULL;
     if (ss_set(&etag, b.store, &b.sreq[0], &err) != SS_OK) die(err.message);
     snprintf(b.etag, sizeof b.etag, "%s", etag);
@@ -221,7 +222,7 @@ int main(void)
     double ds = bench_run("driver set (last-write)", it, 1, drv_set, &b);
     double rs = bench_run("raw curl put", it, 1, raw_set, &b);
     ss_value *cur = NULL;
-    if (ss_get(&cur, b.store, &b.greq[0], &err) != SS_OK || !cur) die("get for etag");
+    if (ss_get(&cur, b.store, &b.greq[0], &err) != SS_OK || !cur) die(err.message);
     snprintf(b.etag, sizeof b.etag, "%s", cur->etag);
     ss_value_free(cur);
     bench_run("driver set with etag (txn compare)", it, 1, drv_cas, &b);

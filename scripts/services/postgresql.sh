@@ -49,7 +49,11 @@ start)
   pg_stop
   rm -rf "$base"
   mkdir -p "$base"
-  [ "$(id -u)" -ne 0 ] || chown postgres:postgres "$base"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown postgres:postgres "$base"
+    # DIR is often a mktemp -d (mode 700): the postgres user must be able to traverse it.
+    chmod a+x "$dir"
+  fi
   as_pg "'$bindir/initdb' -D '$data' -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 -N" >"$base/initdb.log" 2>&1 ||
     { echo "postgresql.sh: initdb failed, see $base/initdb.log" >&2; tail -n 20 "$base/initdb.log" >&2; exit 1; }
   port=$(free_port)

@@ -249,9 +249,10 @@ static const dstore *resolve_store(const dserver *s, const char *name, hresp *r)
     return st;
 }
 
-/* Checks a user key and builds the stored key (prefix + key). NULL after writing a 400 (or OOM). */
-static char *make_key(const dstore *st, const char *key, size_t klen, arena *a, hresp *r,
-                      const char *where)
+/* Checks a user key and builds the stored key (prefix + key) in buf when it fits, else in the
+ * arena. NULL after writing a 400 (or OOM). */
+static char *make_key_buf(const dstore *st, const char *key, size_t klen, arena *a, hresp *r,
+                          const char *where, char *buf, size_t buflen)
 {
     if (klen == 0) {
         err_resp(r, 400, "ERR_MALFORMED_REQUEST", "%s\"key\" is a required field", where);
@@ -266,14 +267,22 @@ static char *make_key(const dstore *st, const char *key, size_t klen, arena *a, 
                  where, key);
         return NULL;
     }
-    char *k = ar_alloc(a, st->prefix_len + klen + 1);
+    size_t need = st->prefix_len + klen + 1;
+    char *k = need <= buflen ? buf : ar_alloc(a, need);
     if (!k) {
         oom_resp(r);
         return NULL;
     }
     if (st->prefix_len) memcpy(k, st->prefix, st->prefix_len);
     memcpy(k + st->prefix_len, key, klen);
+    k[need - 1] = '\0';
     return k;
+}
+
+static char *make_key(const dstore *st, const char *key, size_t klen, arena *a, hresp *r,
+                      const char *where)
+{
+    return make_key_buf(st, key, klen, a, r, where, NULL, 0);
 }
 
 static int status_of(ss_code c)
@@ -393,7 +402,8 @@ static void h_get(const dserver *s, const dstore *st, const char *key, size_t kl
                   hresp *r)
 {
     arena a = {0};
-    char *k = make_key(st, key, klen, &a, r, "");
+    char kbuf[512];
+    char *k = make_key_buf(st, key, klen, &a, r, "", kbuf, sizeof kbuf);
     ss_get_request g = {.key = k, .consistency = query_get(q, "consistency")};
     if (!k || !query_metadata(q, &a, (ss_pair **)&g.metadata, &g.metadata_count)) {
         if (k) oom_resp(r);
@@ -412,7 +422,7 @@ static void h_get(const dserver *s, const dstore *st, const char *key, size_t kl
         r->value = v;
         set_body(r, 200, CT_JSON, v->data, v->len);
         bool ok = true;
-        if (v->etag && *v->etag) ok = add_header(r, "ETag", 4, v->etag);
+        if (v->etag && *v->etag) r->etag = v->etag;
         for (size_t i = 0; ok && i < v->metadata_count; i++) {
             char name[256];
             int n = snprintf(name, sizeof name, "metadata.%s", v->metadata[i].name);
@@ -431,7 +441,8 @@ static void h_delete(const dserver *s, const dstore *st, const char *key, size_t
                      const hreq *q, hresp *r)
 {
     arena a = {0};
-    char *k = make_key(st, key, klen, &a, r, "");
+    char kbuf[512];
+    char *k = make_key_buf(st, key, klen, &a, r, "", kbuf, sizeof kbuf);
     ss_delete_request d = {
         .key = k,
         .etag = q->if_match && *q->if_match ? q->if_match : NULL,

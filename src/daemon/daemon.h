@@ -47,6 +47,7 @@ typedef struct hresp {
     char *body;               /* owned malloc'd text, or points into `value` */
     size_t len;
     ss_value *value;    /* when set, owns the body bytes */
+    const char *etag;   /* ETag header value, borrowed from `value`, or NULL */
     char **headers;     /* owned, flat name/value pairs */
     size_t nheaders;    /* number of pairs */
     const char *errmsg; /* for the log line: the error message (points into body), or NULL */

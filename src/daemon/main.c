@@ -582,6 +582,8 @@ static void free_value(void *cls)
 static enum MHD_Result send_resp(struct MHD_Connection *conn, hresp *r)
 {
     struct MHD_Response *mr;
+    /* MHD copies header strings, so the borrowed ETag may be added before the value moves. */
+    const char *etag = r->etag;
     if (r->value) {
         mr = MHD_create_response_from_buffer_with_free_callback_cls(r->len, r->body, free_value,
                                                                     r->value);
@@ -594,6 +596,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, hresp *r)
     }
     if (!mr) return MHD_NO;
     if (r->content_type) MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    if (etag) MHD_add_response_header(mr, MHD_HTTP_HEADER_ETAG, etag);
     for (size_t i = 0; i < r->nheaders; i++)
         MHD_add_response_header(mr, r->headers[2 * i], r->headers[2 * i + 1]);
     enum MHD_Result ok = MHD_queue_response(conn, (unsigned)r->status, mr);

@@ -636,17 +636,14 @@ static ss_code pg_bulk_get(void *self, const ss_op *ops, size_t count, ss_result
 /* Pipelines: BEGIN, every statement, then COMMIT or ROLLBACK                                 */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Sends BEGIN + one statement per op in one pipeline and reads every result. On return,
- * rows[i] holds op i's row count, or -1 when its statement failed or was skipped after a
- * failure (then *failed is the first failed index and err says why). The connection is left
- * out of pipeline mode, inside the (possibly aborted) transaction. */
-static ss_code pg_pipeline(pg_conn *c, const ss_op *ops, size_t count, pg_call *calls,
-                           int64_t *rows, size_t *failed, ss_error *err)
+/* One pipeline: [BEGIN,] one statement per op, sync; then every result is read. rows[i] gets
+ * op i's row count, or -1 when its statement failed or was skipped after a failure (then
+ * *failed is the first failed index, SIZE_MAX when BEGIN itself failed, and err says why). */
+static ss_code pg_pipeline_chunk(PGconn *pg, bool begin, const ss_op *ops, size_t count,
+                                 pg_call *calls, int64_t *rows, size_t *failed, ss_error *err)
 {
-    PGconn *pg = c->pg;
-    *failed = SIZE_MAX;
     if (!PQenterPipelineMode(pg)) return pg_fail(pg, NULL, err);
-    bool sent = PQsendQueryParams(pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 1;
+    bool sent = !begin || PQsendQueryParams(pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) == 1;
     for (size_t i = 0; sent && i < count; i++) {
         pg_build_write(&ops[i], &calls[i]);
         sent = PQsendQueryPrepared(pg, pg_stmt_names[calls[i].stmt], calls[i].n, calls[i].vals,
@@ -660,8 +657,8 @@ static ss_code pg_pipeline(pg_conn *c, const ss_op *ops, size_t count, pg_call *
     }
 
     ss_code rc = SS_OK;
-    /* results: BEGIN, then ops, then the sync marker */
-    for (size_t q = 0; q <= count + 1; q++) {
+    size_t first = begin ? 0 : 1; /* result index q: 0 = BEGIN, 1..count = ops, then sync */
+    for (size_t q = first; q <= count + 1; q++) {
         PGresult *res = PQgetResult(pg);
         if (!res) {
             if (PQstatus(pg) != CONNECTION_OK) {
@@ -682,11 +679,9 @@ static ss_code pg_pipeline(pg_conn *c, const ss_op *ops, size_t count, pg_call *
         }
         bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
         if (q > 0) rows[q - 1] = ok ? pg_rows(res) : -1;
-        if (!ok && rc == SS_OK) {
-            if (st != PGRES_PIPELINE_ABORTED) {
-                rc = pg_fail(pg, res, err);
-                *failed = q > 0 ? q - 1 : 0;
-            }
+        if (!ok && rc == SS_OK && st != PGRES_PIPELINE_ABORTED) {
+            rc = pg_fail(pg, res, err);
+            if (q > 0) *failed = q - 1;
         }
         PQclear(res);
         /* each query's results end with NULL */
@@ -694,6 +689,27 @@ static ss_code pg_pipeline(pg_conn *c, const ss_op *ops, size_t count, pg_call *
         while ((extra = PQgetResult(pg)) != NULL) PQclear(extra);
     }
     if (PQstatus(pg) == CONNECTION_OK) PQexitPipelineMode(pg);
+    return rc;
+}
+
+/* BEGIN and every op's statement, pipelined in chunks: a blocking libpq connection that sends
+ * far more than it reads can deadlock once the server's replies fill the socket buffers, so at
+ * most PG_PIPE_CHUNK statements are in flight. The connection is left inside the (possibly
+ * aborted) transaction; the caller commits or rolls back. */
+#define PG_PIPE_CHUNK 256
+
+static ss_code pg_pipeline(pg_conn *c, const ss_op *ops, size_t count, pg_call *calls,
+                           int64_t *rows, size_t *failed, ss_error *err)
+{
+    *failed = SIZE_MAX;
+    ss_code rc = SS_OK;
+    for (size_t off = 0; rc == SS_OK && (off < count || off == 0); off += PG_PIPE_CHUNK) {
+        size_t n = count - off < PG_PIPE_CHUNK ? count - off : PG_PIPE_CHUNK;
+        size_t f = SIZE_MAX;
+        rc = pg_pipeline_chunk(c->pg, off == 0, ops + off, n, calls + off, rows + off, &f, err);
+        if (f != SIZE_MAX) *failed = off + f;
+        if (count == 0) break;
+    }
     return rc;
 }
 

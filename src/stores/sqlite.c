@@ -599,13 +599,16 @@ static ss_code sqlite_open(void *self, ss_ctx *ctx, ss_error *err)
         code = conn_open(s, c, cs, err);
         if (code == SS_OK && i == 0) {
             c->deadline_ms = ss_monotonic_ms() + s->timeout_ms;
-            const char *jm = s->memory ? "MEMORY"
-                             : (s->disable_wal || sqlite3_db_readonly(c->db, "main") == 1)
-                                 ? "DELETE"
-                                 : "WAL";
-            char sql[64];
-            snprintf(sql, sizeof sql, "PRAGMA journal_mode=%s", jm);
-            code = exec_sql(c->db, sql, err);
+            /* A read-only connection cannot change the journal mode: it reads the file as
+             * it is (a WAL file needs its -shm to exist or be creatable). */
+            if (sqlite3_db_readonly(c->db, "main") != 1) {
+                char sql[64];
+                snprintf(sql, sizeof sql, "PRAGMA journal_mode=%s",
+                         s->memory        ? "MEMORY"
+                         : s->disable_wal ? "DELETE"
+                                          : "WAL");
+                code = exec_sql(c->db, sql, err);
+            }
             if (code == SS_OK) code = migrate(s, c, err);
             c->deadline_ms = 0;
         }

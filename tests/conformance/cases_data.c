@@ -214,6 +214,28 @@ static void case_value_large(cf_t *t)
     cf_step(t, "overwrite with 1 byte");
     REQUIRE(cf_put(t, k, "x", 1, NULL));
     REQUIRE(cf_expect(t, k, "x", 1, NULL));
+
+    enum { PARTS = 4 };
+    size_t part = n / PARTS;
+    cf_step(t, "bulk set and bulk get of %d values of %zu bytes", PARTS, part);
+    ss_set_request sets[PARTS];
+    ss_get_request gets[PARTS];
+    for (size_t i = 0; i < PARTS; i++) {
+        sets[i] = (ss_set_request){
+            .key = cf_key(t, cf_fmt(t, "part-%zu", i)), .value = a + i * part, .value_len = part};
+        gets[i] = (ss_get_request){.key = sets[i].key};
+    }
+    REQUIRE(cf_bulk_set(t, sets, PARTS, CF_WANT(OK), NULL, NULL));
+    REQUIRE(cf_bulk_get(t, gets, PARTS, NULL, &r));
+    for (size_t i = 0; i < PARTS; i++) {
+        const ss_value *v = r->items[i].value;
+        const char *what = cf_fmt(t, "bulk get item %zu", i);
+        if (!v) {
+            cf_fail(t, "%s: missing", what);
+            return;
+        }
+        REQUIRE(cf_same(t, what, a + i * part, part, v->data, v->len));
+    }
 }
 
 static void case_value_over_max(cf_t *t)
@@ -554,7 +576,8 @@ const cf_case cf_cases_data[] = {
     {"value-json-text", 0, 0, case_value_json_text,
      "JSON text (big integers, 1.10, key order, spacing, escapes) is kept byte-exact"},
     {"value-large", 0, 0, case_value_large,
-     "a 1 MiB value (or max_value_len) byte-exact via get and bulk get; overwrite"},
+     "a 1 MiB value (or max_value_len) byte-exact via get and bulk get; overwrite; 4 x 256 KiB "
+     "by bulk set/get"},
     {"value-over-max", 0, 0, case_value_over_max,
      "a value of exactly max_value_len works; one byte more is TOO_LARGE (when declared)"},
     {"keys-special", 0, 0, case_keys_special,

@@ -404,6 +404,138 @@ static void case_etag_concurrent_increments(cf_t *t)
     REQUIRE(cf_expects(t, k, want));
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Races: of several identical conditional writes started together, exactly one wins          */
+/* ------------------------------------------------------------------------------------------ */
+
+enum { RACERS = 8, RACE_KEYS = 10 };
+
+typedef enum race_kind {
+    RACE_FIRST_WRITE,
+    RACE_ETAG_SET,
+    RACE_ETAG_DELETE,
+    RACE_TX_ETAG,
+} race_kind;
+
+typedef struct racer {
+    ss_store *store;
+    pthread_barrier_t *start;
+    race_kind kind;
+    const char *key;
+    const char *etag;
+    char value[32];
+    ss_code rc;
+    char message[SS_ERROR_MESSAGE_MAX];
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    ss_error err = {0};
+    pthread_barrier_wait(r->start);
+    switch (r->kind) {
+    case RACE_FIRST_WRITE:
+    case RACE_ETAG_SET: {
+        ss_set_request s = {
+            .key = r->key, .value = r->value, .value_len = strlen(r->value), .etag = r->etag};
+        if (r->kind == RACE_FIRST_WRITE) s.options.concurrency = SS_FIRST_WRITE;
+        r->rc = ss_set(NULL, r->store, &s, &err);
+        break;
+    }
+    case RACE_ETAG_DELETE: {
+        ss_delete_request d = {.key = r->key, .etag = r->etag};
+        r->rc = ss_delete(r->store, &d, &err);
+        break;
+    }
+    case RACE_TX_ETAG: {
+        ss_operation op = cf_op_upsert(r->key, r->value, r->etag);
+        ss_transaction tx = {.ops = &op, .count = 1};
+        r->rc = ss_transact(r->store, &tx, &err);
+        break;
+    }
+    }
+    if (r->rc != SS_OK) snprintf(r->message, sizeof r->message, "%s", err.message);
+    return NULL;
+}
+
+/* Runs RACERS identical conditional writes of `key` at once; returns the winner's index. */
+static bool run_race(cf_t *t, race_kind kind, const char *key, const char *etag, int *winner)
+{
+    racer r[RACERS];
+    pthread_t th[RACERS];
+    pthread_barrier_t start;
+    if (pthread_barrier_init(&start, NULL, RACERS) != 0)
+        return cf_fail(t, "pthread_barrier_init failed");
+    int started = 0;
+    for (int i = 0; i < RACERS; i++) {
+        r[i] = (racer){
+            .store = cf_env_of(t)->store, .start = &start, .kind = kind, .key = key, .etag = etag};
+        snprintf(r[i].value, sizeof r[i].value, "\"racer %d\"", i);
+        if (pthread_create(&th[i], NULL, race, &r[i]) != 0) break;
+        started++;
+    }
+    if (started < RACERS) {
+        /* The barrier would never open: nothing can be checked, but do not hang. */
+        fprintf(stderr, "conformance: could not start %d threads\n", RACERS);
+        abort();
+    }
+    for (int i = 0; i < RACERS; i++) pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&start);
+    int wins = 0;
+    *winner = -1;
+    for (int i = 0; i < RACERS; i++) {
+        if (r[i].rc == SS_OK) {
+            wins++;
+            *winner = i;
+        } else if (r[i].rc != SS_ETAG_MISMATCH) {
+            return cf_fail(t, "racer %d on %s: expected OK or ETAG_MISMATCH, got %s: %s", i,
+                           cf_show_key(t, key), ss_code_name(r[i].rc), r[i].message);
+        }
+    }
+    if (wins != 1)
+        return cf_fail(t,
+                       "%d identical conditional writes of %s at once: %d succeeded, expected "
+                       "exactly 1",
+                       RACERS, cf_show_key(t, key), wins);
+    return true;
+}
+
+static void case_race_first_write(cf_t *t)
+{
+    for (int k = 0; k < RACE_KEYS; k++) {
+        const char *key = cf_key(t, cf_fmt(t, "%d", k));
+        cf_step(t, "%d first-writes of one new key at once (round %d)", RACERS, k + 1);
+        int w;
+        REQUIRE(run_race(t, RACE_FIRST_WRITE, key, NULL, &w));
+        REQUIRE(cf_expects(t, key, cf_fmt(t, "\"racer %d\"", w)));
+    }
+}
+
+static void case_race_etag(cf_t *t)
+{
+    bool tx = cf_has(t, SS_FEATURE_TRANSACTIONAL);
+    for (int k = 0; k < RACE_KEYS; k++) {
+        const char *key = cf_key(t, cf_fmt(t, "%d", k));
+        char *etag = NULL;
+        int w;
+        REQUIRE(cf_put(t, key, "\"start\"", 7, &etag));
+        cf_step(t, "%d sets with the same current ETag at once (round %d)", RACERS, k + 1);
+        REQUIRE(run_race(t, RACE_ETAG_SET, key, etag, &w));
+        REQUIRE(cf_expects(t, key, cf_fmt(t, "\"racer %d\"", w)));
+        if (tx) {
+            REQUIRE(cf_etag_of(t, key, &etag));
+            cf_step(t, "%d transactions with the same current ETag at once (round %d)", RACERS,
+                    k + 1);
+            REQUIRE(run_race(t, RACE_TX_ETAG, key, etag, &w));
+            REQUIRE(cf_expects(t, key, cf_fmt(t, "\"racer %d\"", w)));
+        }
+        REQUIRE(cf_etag_of(t, key, &etag));
+        cf_step(t, "%d deletes with the same current ETag at once (round %d)", RACERS, k + 1);
+        REQUIRE(run_race(t, RACE_ETAG_DELETE, key, etag, &w));
+        REQUIRE(cf_expect_missing(t, key));
+    }
+}
+
 const cf_case cf_cases_etag[] = {
     {"etag-sequence", SS_FEATURE_ETAG, 0, case_etag_sequence,
      "Dapr's ETag test: stale/current ETags on set, delete, bulk set and bulk delete with "
@@ -422,5 +554,9 @@ const cf_case cf_cases_etag[] = {
      case_first_write_with_etag, "first-write with an ETag: current works, stale is ETAG_MISMATCH"},
     {"etag-concurrent-increments", SS_FEATURE_ETAG, 0, case_etag_concurrent_increments,
      "8 threads x 100 ETag-guarded read-modify-write increments end at exactly 800"},
+    {"race-first-write", SS_FEATURE_FIRST_WRITE, 0, case_race_first_write,
+     "8 first-writes of one new key at once: exactly one succeeds, its value is stored"},
+    {"race-etag", SS_FEATURE_ETAG, 0, case_race_etag,
+     "8 sets / transactions / deletes with the same current ETag at once: exactly one succeeds"},
 };
 const size_t cf_cases_etag_count = sizeof cf_cases_etag / sizeof cf_cases_etag[0];

@@ -167,6 +167,25 @@ static ss_code del_lower(void *self, const ss_op *op, ss_error *err)
     return rc;
 }
 
+/* Checks the condition, then writes unconditionally: the window a check-then-write leaves. */
+static ss_code set_check_then_write(void *self, const ss_op *op, char **etag_out, ss_error *err)
+{
+    if (op->cond == SS_COND_ANY) return MEM.set(self, op, etag_out, err);
+    ss_op g = *op;
+    g.kind = SS_DRV_GET;
+    ss_value *v = NULL;
+    ss_code rc = MEM.get(self, &g, &v, err);
+    if (rc != SS_OK) return rc;
+    bool ok = op->cond == SS_COND_ABSENT ? !v : v && v->etag && strcmp(v->etag, op->etag) == 0;
+    ss_value_free(v);
+    if (!ok) return ss_error_set(err, SS_ETAG_MISMATCH, "etag mismatch");
+    cf_sleep_ms(2);
+    ss_op o = *op;
+    o.cond = SS_COND_ANY;
+    o.etag = NULL;
+    return MEM.set(self, &o, etag_out, err);
+}
+
 static ss_code bulk_get_swaps(void *self, const ss_op *ops, size_t count, ss_results *out,
                               ss_error *err)
 {
@@ -303,6 +322,9 @@ static void build_mutants(void)
     d = add("selftest-no-rollback", "transactions are not all-or-nothing", "transaction-rollback",
             NULL, NULL);
     d->transact = transact_no_rollback;
+    d = add("selftest-check-then-write", "conditional sets check, then write unconditionally",
+            "race-first-write", "race-etag", NULL);
+    d->set = set_check_then_write;
     d = add("selftest-delete-ignores-etag", "delete ignores the ETag condition", "etag-sequence",
             "etag-mismatch", NULL);
     d->del = del_ignores_etag;

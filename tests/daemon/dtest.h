@@ -44,21 +44,6 @@ __attribute__((unused)) static void dt_sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* A TCP port nothing listens on right now. */
-__attribute__((unused)) static int dt_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t l = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &l) != 0) {
-        perror("free port");
-        exit(1);
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 __attribute__((unused)) static void dt_write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -199,17 +184,15 @@ __attribute__((unused)) static bool dt_start(dt_daemon *d, const char *exe, cons
                                              int *exit_status)
 {
     memset(d, 0, sizeof *d);
-    d->port = dt_free_port();
-    snprintf(d->base, sizeof d->base, "http://127.0.0.1:%d", d->port);
     static int n;
     snprintf(d->log, sizeof d->log, "%s/daemon-%d.log", dir, n++);
-    char port[16];
-    snprintf(port, sizeof port, "%d", d->port);
+    /* Port 0: the daemon binds a free port itself and names it in its log (no race with other
+     * processes picking "free" ports at the same time). */
     const char *argv[64];
     int a = 0;
     argv[a++] = exe;
     argv[a++] = "--dapr-http-port";
-    argv[a++] = port;
+    argv[a++] = "0";
     for (; args && *args && a < 62; args++) argv[a++] = *args;
     argv[a] = NULL;
     fflush(NULL);
@@ -236,6 +219,20 @@ __attribute__((unused)) static bool dt_start(dt_daemon *d, const char *exe, cons
             d->pid = 0;
             if (exit_status) *exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
             return false;
+        }
+        if (!d->port) {
+            FILE *f = fopen(d->log, "r");
+            char line[2048];
+            while (f && fgets(line, sizeof line, f)) {
+                const char *p = strstr(line, "listening on 127.0.0.1:");
+                if (p) d->port = atoi(p + strlen("listening on 127.0.0.1:"));
+            }
+            if (f) fclose(f);
+            if (!d->port) {
+                dt_sleep_ms(50);
+                continue;
+            }
+            snprintf(d->base, sizeof d->base, "http://127.0.0.1:%d", d->port);
         }
         dt_resp r;
         CURL *c = d->curl;

@@ -10,7 +10,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=/dev/null
 . "$HERE/../../scripts/services/lib.sh"
 
-for tool in node npm python3; do
+for tool in node npm curl; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
 done
 
@@ -50,11 +50,13 @@ spec:
   version: v1
   metadata: []
 YAML
-PORT=$(free_port)
-"$DAEMON" --dapr-http-port "$PORT" --resources-path "$WORK/res" --app-id sdk-test \
+# Port 0: the daemon picks a free port and names it in its log (no race with other processes).
+"$DAEMON" --dapr-http-port 0 --resources-path "$WORK/res" --app-id sdk-test \
   >"$WORK/daemon.log" 2>&1 </dev/null &
 PID=$!
-if ! wait_cmd 20 curl -sf "http://127.0.0.1:$PORT/v1.0/healthz"; then
+wait_cmd 20 grep -q 'listening on 127.0.0.1:' "$WORK/daemon.log"
+PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$WORK/daemon.log" | head -n1)
+if [ -z "$PORT" ] || ! wait_cmd 20 curl -sf "http://127.0.0.1:$PORT/v1.0/healthz"; then
   echo "FAIL: statestored did not come up"; cat "$WORK/daemon.log"; exit 1
 fi
 

@@ -394,6 +394,46 @@ static void test_bulk(ss_store *s)
     ss_free(e1);
 }
 
+/* Many items: several pipeline chunks / IN-list chunks, and a long transaction. */
+#define MANY 700
+
+static void test_many(ss_store *s)
+{
+    static char keys[MANY][24];
+    static ss_set_request sets[MANY];
+    static ss_get_request gets[MANY + 1];
+    static ss_operation ops[MANY];
+    for (int i = 0; i < MANY; i++) {
+        snprintf(keys[i], sizeof keys[i], "many/%d", i);
+        sets[i] = (ss_set_request){.key = keys[i], .value = keys[i], .value_len = strlen(keys[i])};
+        gets[i] = (ss_get_request){.key = keys[i]};
+        ops[i] = (ss_operation){.kind = SS_OP_DELETE, .del = {.key = keys[i]}};
+    }
+    gets[MANY] = (ss_get_request){.key = "many/missing"};
+    ss_results res = {0};
+    ss_error err;
+    CHECK_RC(ss_bulk_set(&res, s, sets, MANY, NULL, &err), SS_OK, &err);
+    ss_results_free(&res);
+    CHECK_RC(ss_bulk_get(&res, s, gets, MANY + 1, NULL, &err), SS_OK, &err);
+    int good = 0;
+    for (size_t i = 0; i < res.count && i < MANY; i++)
+        if (res.items[i].value && strcmp(res.items[i].value->data, keys[i]) == 0) good++;
+    CHECK(res.count == MANY + 1 && good == MANY);
+    CHECK(res.count == MANY + 1 && res.items[MANY].value == NULL);
+    ss_results_free(&res);
+    /* a long transaction whose very last op fails changes nothing */
+    ops[MANY - 1] = (ss_operation){
+        .kind = SS_OP_DELETE,
+        .del = {.key = keys[MANY - 1], .etag = "00000000-0000-4000-8000-000000000000"}};
+    ss_transaction tx = {.ops = ops, .count = MANY};
+    CHECK_RC(ss_transact(s, &tx, &err), SS_ETAG_MISMATCH, &err);
+    CHECK(value_is(s, keys[0], keys[0]));
+    ops[MANY - 1] = (ss_operation){.kind = SS_OP_DELETE, .del = {.key = keys[MANY - 1]}};
+    CHECK_RC(ss_transact(s, &tx, &err), SS_OK, &err);
+    CHECK(value_is(s, keys[0], NULL));
+    CHECK(value_is(s, keys[MANY - 1], NULL));
+}
+
 /* Two processes on one table see each other's writes and ETags. */
 static void test_two_processes(void)
 {
@@ -560,6 +600,85 @@ static void test_incompatible_table(void)
     ss_close(s);
 }
 
+/* A table created by Dapr itself (its exact DDL, rows as Dapr writes them) is used as it is. */
+static void test_dapr_table(void)
+{
+    char tbl[64], sql[1024];
+    int pid = (int)getpid();
+#ifdef SQLT_MYSQL
+    snprintf(tbl, sizeof tbl, "sqlt_dapr_%d", pid);
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE %s (id VARCHAR(255) NOT NULL PRIMARY KEY, value JSON NOT NULL, "
+             "isbinary BOOLEAN NOT NULL, insertDate TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, "
+             "updateDate TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE "
+             "CURRENT_TIMESTAMP, eTag VARCHAR(36) NOT NULL, expiredate TIMESTAMP NULL, INDEX "
+             "expiredate_idx(expiredate))",
+             tbl);
+    CHECK(raw_query(sql) == 0);
+    /* Dapr stores binary values as a JSON string of base64 with isbinary = 1 */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO %s (id, value, isbinary, eTag) VALUES ('dk', '\"AAEC\"', 1, "
+             "'11111111-1111-4111-8111-111111111111'), ('dj', '{\"a\":1}', 0, "
+             "'22222222-2222-4222-8222-222222222222')",
+             tbl);
+    CHECK(raw_query(sql) == 0);
+#else
+    snprintf(tbl, sizeof tbl, "sqlt%ddapr_state", pid);
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE IF NOT EXISTS dapr_metadata (key text NOT NULL PRIMARY KEY, value "
+             "text NOT NULL); CREATE TABLE %s (key text NOT NULL PRIMARY KEY, value bytea NOT "
+             "NULL, etag uuid NOT NULL DEFAULT gen_random_uuid(), created_at timestamp with time "
+             "zone NOT NULL DEFAULT now(), updated_at timestamp with time zone, expires_at "
+             "timestamp with time zone); CREATE INDEX ON %s (expires_at); INSERT INTO "
+             "dapr_metadata VALUES ('migrations-state-v2-sqlt%ddapr_', '1'); INSERT INTO %s "
+             "(key, value, etag) VALUES ('dk', '\\x000102', "
+             "'11111111-1111-4111-8111-111111111111'), ('dj', '{\"a\":1}', "
+             "'22222222-2222-4222-8222-222222222222')",
+             tbl, tbl, pid, tbl);
+    CHECK(raw_query(sql) == 0);
+#endif
+    ss_error err;
+    ss_store *s = open_store(tbl, NULL, NULL, SS_OK, &err);
+    if (s) {
+        ss_get_request g = {.key = "dk"};
+        ss_value *v = NULL;
+        CHECK_RC(ss_get(&v, s, &g, &err), SS_OK, &err);
+        CHECK(v && v->len == 3 && memcmp(v->data, "\0\1\2", 3) == 0);
+        CHECK(v && v->etag && strcmp(v->etag, "11111111-1111-4111-8111-111111111111") == 0);
+        ss_value_free(v);
+        char etag[64];
+        char *got = fetch(s, "dj", etag, sizeof etag);
+        CHECK(got && strcmp(got, "{\"a\":1}") == 0);
+        free(got);
+        CHECK(put(s, "dj", "{\"b\":2}", etag, NULL) == SS_OK);
+        CHECK(value_is(s, "dj", "{\"b\":2}"));
+        ss_pair ttl[] = {{"ttlInSeconds", "3600"}};
+        ss_set_request tr = {
+            .key = "dt", .value = "[1]", .value_len = 3, .metadata = ttl, .metadata_count = 1};
+        CHECK_RC(ss_set(NULL, s, &tr, &err), SS_OK, &err);
+        v = NULL;
+        g.key = "dt";
+        CHECK_RC(ss_get(&v, s, &g, &err), SS_OK, &err);
+        CHECK(v && ss_value_meta(v, SS_META_TTL_EXPIRE) != NULL);
+        ss_value_free(v);
+#ifdef SQLT_MYSQL
+        /* MariaDB's JSON column refuses what is not JSON: a clear INVALID, not a crash */
+        ss_set_request nj = {.key = "dn", .value = "not json", .value_len = 8};
+        CHECK_RC(ss_set(NULL, s, &nj, &err), SS_INVALID, &err);
+#endif
+        ss_close(s);
+    }
+#ifndef SQLT_MYSQL
+    snprintf(sql, sizeof sql,
+             "SELECT COUNT(*) FROM dapr_metadata WHERE key = 'migrations-state-v2-sqlt%ddapr_' "
+             "AND value = '1'",
+             pid);
+    CHECK(raw_query(sql) == 1);
+#endif
+    snprintf(sql, sizeof sql, "DROP TABLE %s", tbl);
+    raw_query(sql);
+}
+
 static int run_script(const char *verb)
 {
     char cmd[1024];
@@ -629,12 +748,14 @@ int main(int argc, char **argv)
             test_basics(s);
             test_tx_rollback(s);
             test_bulk(s);
+            test_many(s);
         }
         ss_close(s);
         test_two_processes();
         test_threads();
         test_sweep();
         test_incompatible_table();
+        test_dapr_table();
     }
     char sql[128];
     snprintf(sql, sizeof sql, "DROP TABLE %s", table);

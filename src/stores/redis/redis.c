@@ -701,6 +701,8 @@ static void run_on_node(redis_drv *d, rnode *n, rcmd **cmds, size_t m, bool wait
                 continue;
             }
             for (size_t i = got; i < m; i++) cmd_fail(cmds[i], last, err);
+            if (got == m) /* only the WAIT answer was lost: replication is unknown */
+                for (size_t i = 0; i < m; i++) cmds[i]->unacked = cmds[i]->write;
             return;
         }
         if (readonly && d->mode == MODE_SENTINEL) {
@@ -762,13 +764,15 @@ static void run_on_node(redis_drv *d, rnode *n, rcmd **cmds, size_t m, bool wait
             cmds[i]->reply = r;
         }
         if (nos > 0 && do_wait) {
+            /* This WAIT covers every earlier write on the connection: its answer wins. */
             void *r = NULL;
             if (redisGetReply(c, &r) == REDIS_OK) {
                 redisReply *w = r;
-                if (w->type != REDIS_REPLY_INTEGER || w->integer < 1)
-                    for (size_t i = 0; i < m; i++) cmds[i]->unacked = cmds[i]->write;
+                bool acked = w->type == REDIS_REPLY_INTEGER && w->integer >= 1;
+                for (size_t i = 0; i < m; i++) cmds[i]->unacked = cmds[i]->write && !acked;
                 freeReplyObject(r);
             } else {
+                for (size_t i = 0; i < m; i++) cmds[i]->unacked = cmds[i]->write;
                 checkin(n, rc, true);
                 return;
             }
