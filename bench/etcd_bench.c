@@ -172,6 +172,21 @@ static void raw_bulk_set(void *p, size_t i)
     json_decref(raw_post(b, b->url_txn, b->body));
 }
 
+/* The machine is shared: alternate driver and raw runs and keep each side's best of 3. */
+static void pair_ratio(const char *what, const char *dlabel, const char *rlabel, size_t iters,
+                       size_t per_call, void (*drv)(void *, size_t), void (*raw)(void *, size_t),
+                       void *ctx, double target)
+{
+    double best_d = 0, best_r = 0;
+    for (int round = 0; round < 3; round++) {
+        double d = bench_run(dlabel, iters, per_call, drv, ctx);
+        double r = bench_run(rlabel, iters, per_call, raw, ctx);
+        if (d > best_d) best_d = d;
+        if (r > best_r) best_r = r;
+    }
+    bench_ratio(what, best_d, best_r, target);
+}
+
 int main(void)
 {
     const char *eps = getenv("SS_TEST_ETCD_ENDPOINTS");
@@ -210,30 +225,20 @@ int main(void)
     }
     drv_bulk_set(&b, 0);
     raw_bulk_set(&b, 0);
-    char *etag = NULL;
-    if (ss_set(&etag, b.store, &b.sreq[0], &err) != SS_OK) die(err.message);
-    snprintf(b.etag, sizeof b.etag, "%s", etag);
-    ss_free(etag);
 
-    size_t it = bench_iters(2000), bit = bench_iters(2000) / 10 + 1;
+    size_t it = bench_iters(1000), bit = bench_iters(1000) / 10 + 1;
     printf("etcd (JSON gateway) driver vs raw libcurl, %s, 100-byte values\n", ep);
-    double dg = bench_run("driver get", it, 1, drv_get, &b);
-    double rg = bench_run("raw curl range", it, 1, raw_get, &b);
-    double ds = bench_run("driver set (last-write)", it, 1, drv_set, &b);
-    double rs = bench_run("raw curl put", it, 1, raw_set, &b);
+    pair_ratio("get", "driver get", "raw curl range", it, 1, drv_get, raw_get, &b, 0.9);
+    pair_ratio("set", "driver set (last-write)", "raw curl put", it, 1, drv_set, raw_set, &b, 0.9);
+    pair_ratio("bulk get x100", "driver bulk get x100", "raw curl txn of 100 ranges", bit, BULK,
+               drv_bulk_get, raw_bulk_get, &b, 0.8);
+    pair_ratio("bulk set x100", "driver bulk set x100", "raw curl txn of 100 puts", bit, BULK,
+               drv_bulk_set, raw_bulk_set, &b, 0.8);
     ss_value *cur = NULL;
     if (ss_get(&cur, b.store, &b.greq[0], &err) != SS_OK || !cur) die(err.message);
     snprintf(b.etag, sizeof b.etag, "%s", cur->etag);
     ss_value_free(cur);
     bench_run("driver set with etag (txn compare)", it, 1, drv_cas, &b);
-    double dbg = bench_run("driver bulk get x100", bit, BULK, drv_bulk_get, &b);
-    double rbg = bench_run("raw curl txn of 100 ranges", bit, BULK, raw_bulk_get, &b);
-    double dbs = bench_run("driver bulk set x100", bit, BULK, drv_bulk_set, &b);
-    double rbs = bench_run("raw curl txn of 100 puts", bit, BULK, raw_bulk_set, &b);
-    bench_ratio("get", dg, rg, 0.9);
-    bench_ratio("set", ds, rs, 0.9);
-    bench_ratio("bulk get x100", dbg, rbg, 0.8);
-    bench_ratio("bulk set x100", dbs, rbs, 0.8);
 
     free(b.body);
     free(b.buf);

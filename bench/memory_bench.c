@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <statestore.h>
 
@@ -156,6 +157,47 @@ static void ss_bulk(void *ctx, size_t i)
     ss_results_free(&res);
 }
 
+/*
+ * The machine is shared (2 cores, many processes): both sides run alternately, ROUNDS times,
+ * timed in this thread's CPU time (all of this work is CPU-bound), and each side's best round
+ * counts.
+ */
+#define ROUNDS 5
+
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double quiet_run(void *ctx, size_t iterations, size_t ops_per_call,
+                        void (*fn)(void *, size_t))
+{
+    size_t warm = iterations / 10;
+    for (size_t i = 0; i < warm; i++) fn(ctx, i);
+    double t0 = cpu_now();
+    for (size_t i = 0; i < iterations; i++) fn(ctx, warm + i);
+    double dt = cpu_now() - t0;
+    return (double)(iterations * ops_per_call) / (dt > 0 ? dt : 1e-9);
+}
+
+static void pair(void *ctx, const char *raw_label, const char *drv_label, size_t iterations,
+                 size_t ops_per_call, void (*raw)(void *, size_t), void (*drv)(void *, size_t),
+                 double *raw_ops, double *drv_ops)
+{
+    *raw_ops = *drv_ops = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        double a = quiet_run(ctx, iterations, ops_per_call, raw);
+        double c = quiet_run(ctx, iterations, ops_per_call, drv);
+        if (a > *raw_ops) *raw_ops = a;
+        if (c > *drv_ops) *drv_ops = c;
+    }
+    printf("  %-44s %12.0f ops/cpu-s %9.2f us/op\n", raw_label, *raw_ops, 1e6 / *raw_ops);
+    printf("  %-44s %12.0f ops/cpu-s %9.2f us/op\n", drv_label, *drv_ops, 1e6 / *drv_ops);
+    fflush(stdout);
+}
+
 int main(void)
 {
     static bench b;
@@ -173,16 +215,21 @@ int main(void)
         fprintf(stderr, "memory_bench: %s\n", err.message);
         return 1;
     }
-    size_t n = bench_iters(200000);
+    /* Every key exists on both sides before anything is timed. */
+    for (size_t i = 0; i < NKEYS; i++) {
+        raw_set(&b, i);
+        ss_set_one(&b, i);
+    }
+    size_t n = bench_iters(100000);
     printf("memory driver vs a copying, locked C hash map (%d keys, %d-byte values)\n", NKEYS,
            VAL_LEN);
-    double rs = bench_run("raw map set", n, 1, raw_set, &b);
-    double os = bench_run("memory driver set", n, 1, ss_set_one, &b);
-    double rg = bench_run("raw map get", n, 1, raw_get, &b);
-    double og = bench_run("memory driver get", n, 1, ss_get_one, &b);
+    double rs, os, rg, og, rb, ob;
+    printf("(best of %d alternating rounds each, in thread CPU time)\n", ROUNDS);
+    pair(&b, "raw map set", "memory driver set", n, 1, raw_set, ss_set_one, &rs, &os);
+    pair(&b, "raw map get", "memory driver get", n, 1, raw_get, ss_get_one, &rg, &og);
     size_t nb = n / BULK > 0 ? n / BULK : 1;
-    double rb = bench_run("raw map get x100", nb, BULK, raw_bulk, &b);
-    double ob = bench_run("memory driver bulk get of 100", nb, BULK, ss_bulk, &b);
+    pair(&b, "raw map get x100", "memory driver bulk get of 100", nb, BULK, raw_bulk, ss_bulk, &rb,
+         &ob);
     bench_ratio("memory set", os, rs, 0.5);
     bench_ratio("memory get", og, rg, 0.5);
     bench_ratio("memory bulk get 100", ob, rb, 0.5);

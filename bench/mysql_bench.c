@@ -284,21 +284,23 @@ int main(void)
 
     raw rw = {raw_connect(dsn), NULL, NULL, NULL};
     char sql[2048];
-    const char *live = "(expiredate IS NULL OR expiredate > CURRENT_TIMESTAMP)";
+    const char *live = "(expiredate IS NULL OR expiredate > CURRENT_TIMESTAMP(3))";
     snprintf(sql, sizeof sql,
-             "SELECT value, isbinary, eTag, UNIX_TIMESTAMP(expiredate) FROM %s WHERE id = ? AND "
+             "SELECT value, isbinary, eTag, CAST(UNIX_TIMESTAMP(expiredate) * 1000 AS SIGNED) FROM "
+             "%s WHERE id = ? AND "
              "%s",
              table, live);
     rw.get = raw_prepare(rw.m, sql);
     snprintf(sql, sizeof sql,
              "INSERT INTO %s (id, value, isbinary, eTag, expiredate) VALUES (?, ?, 0, ?, IF(? > "
-             "0, DATE_ADD(CURRENT_TIMESTAMP, INTERVAL ? SECOND), NULL)) ON DUPLICATE KEY UPDATE "
+             "0, DATE_ADD(CURRENT_TIMESTAMP(3), INTERVAL ? SECOND), NULL)) ON DUPLICATE KEY UPDATE "
              "value = VALUES(value), isbinary = VALUES(isbinary), eTag = VALUES(eTag), "
              "expiredate = VALUES(expiredate)",
              table);
     rw.set = raw_prepare(rw.m, sql);
     int n = snprintf(sql, sizeof sql,
-                     "SELECT id, value, isbinary, eTag, UNIX_TIMESTAMP(expiredate) FROM %s WHERE "
+                     "SELECT id, value, isbinary, eTag, CAST(UNIX_TIMESTAMP(expiredate) * 1000 AS "
+                     "SIGNED) FROM %s WHERE "
                      "id IN (",
                      table);
     for (int k = 0; k < BULK; k++) n += snprintf(sql + n, sizeof sql - (size_t)n, k ? ",?" : "?");

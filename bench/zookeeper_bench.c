@@ -128,6 +128,21 @@ static void raw_bulk_set(void *p, size_t i)
     wait_all(b);
 }
 
+/* The machine is shared: alternate driver and raw runs and keep each side's best of 3. */
+static void pair_ratio(const char *what, const char *dlabel, const char *rlabel, size_t iters,
+                       size_t per_call, void (*drv)(void *, size_t), void (*raw)(void *, size_t),
+                       void *ctx, double target)
+{
+    double best_d = 0, best_r = 0;
+    for (int round = 0; round < 3; round++) {
+        double d = bench_run(dlabel, iters, per_call, drv, ctx);
+        double r = bench_run(rlabel, iters, per_call, raw, ctx);
+        if (d > best_d) best_d = d;
+        if (r > best_r) best_r = r;
+    }
+    bench_ratio(what, best_d, best_r, target);
+}
+
 int main(void)
 {
     const char *servers = getenv("SS_TEST_ZOOKEEPER_SERVERS");
@@ -154,20 +169,14 @@ int main(void)
         b.sreq[k] = (ss_set_request){.key = b.keys[k], .value = b.value, .value_len = 100};
         if (ss_set(NULL, b.store, &b.sreq[k], &err) != SS_OK) die(err.message);
     }
-    size_t it = bench_iters(2000), bit = bench_iters(2000) / 10 + 1;
+    size_t it = bench_iters(1000), bit = bench_iters(1000) / 10 + 1;
     printf("zookeeper driver vs raw libzookeeper-mt, %s, 100-byte values\n", servers);
-    double dg = bench_run("driver get", it, 1, drv_get, &b);
-    double rg = bench_run("raw zoo_get", it, 1, raw_get, &b);
-    double ds = bench_run("driver set (last-write)", it, 1, drv_set, &b);
-    double rs = bench_run("raw zoo_set", it, 1, raw_set, &b);
-    double dbg = bench_run("driver bulk get x100", bit, BULK, drv_bulk_get, &b);
-    double rbg = bench_run("raw 100 x zoo_aget pipelined", bit, BULK, raw_bulk_get, &b);
-    double dbs = bench_run("driver bulk set x100", bit, BULK, drv_bulk_set, &b);
-    double rbs = bench_run("raw 100 x zoo_aset pipelined", bit, BULK, raw_bulk_set, &b);
-    bench_ratio("get", dg, rg, 0.9);
-    bench_ratio("set", ds, rs, 0.9);
-    bench_ratio("bulk get x100", dbg, rbg, 0.8);
-    bench_ratio("bulk set x100", dbs, rbs, 0.8);
+    pair_ratio("get", "driver get", "raw zoo_get", it, 1, drv_get, raw_get, &b, 0.9);
+    pair_ratio("set", "driver set (last-write)", "raw zoo_set", it, 1, drv_set, raw_set, &b, 0.9);
+    pair_ratio("bulk get x100", "driver bulk get x100", "raw 100 x zoo_aget pipelined", bit, BULK,
+               drv_bulk_get, raw_bulk_get, &b, 0.8);
+    pair_ratio("bulk set x100", "driver bulk set x100", "raw 100 x zoo_aset pipelined", bit, BULK,
+               drv_bulk_set, raw_bulk_set, &b, 0.8);
     zookeeper_close(b.zh);
     ss_close(b.store);
     return 0;

@@ -5,12 +5,14 @@
  */
 #include <microhttpd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static struct MHD_Response *fixed;
+static const char body[] = "\"a fixed value of about the size the benchmark stores\"";
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
@@ -25,7 +27,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         return MHD_YES;
     }
-    return MHD_queue_response(conn, MHD_HTTP_OK, fixed);
+    /* A response per request, as any real handler does (a shared one serialises the worker
+     * threads on its reference-count lock). */
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, "00000000-0000-4000-8000-000000000000");
+    enum MHD_Result ok = MHD_queue_response(conn, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ok;
 }
 
 int main(int argc, char **argv)
@@ -35,19 +46,21 @@ int main(int argc, char **argv)
         return 2;
     }
     unsigned port = (unsigned)atoi(argv[1]), threads = (unsigned)atoi(argv[2]);
-    static const char body[] = "\"a fixed value of about the size the benchmark stores\"";
-    fixed = MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
-    MHD_add_response_header(fixed, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    MHD_add_response_header(fixed, "ETag", "00000000-0000-4000-8000-000000000000");
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    /* loopback only, like the daemon's default */
+    struct sockaddr_in addr = {.sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL,
-        on_request, NULL, MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-        MHD_OPTION_CONNECTION_LIMIT, 10000u, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_END);
+        on_request, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+        MHD_OPTION_CONNECTION_LIMIT, 10000u, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16u << 10), MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "fixed200: cannot listen on port %u\n", port);
         return 1;
@@ -55,6 +68,5 @@ int main(int argc, char **argv)
     int sig;
     sigwait(&sigs, &sig);
     MHD_stop_daemon(d);
-    MHD_destroy_response(fixed);
     return 0;
 }

@@ -967,9 +967,13 @@ void api_handle(const dserver *s, const hreq *q, hresp *r)
     if (rest) *rest++ = '\0';
     char store[256];
     size_t srl = strlen(store_raw);
-    long sl = srl < sizeof store ? go_query_unescape(store, store_raw, srl) : -1;
-    if (sl < 0) {
-        err_resp(r, 400, "ERR_MALFORMED_REQUEST", "invalid store name in URL: %s", store_raw);
+    if (srl >= sizeof store) {
+        err_resp(r, 400, "ERR_STATE_STORE_NOT_FOUND", "state store name too long (%zu bytes)", srl);
+        goto done;
+    }
+    if (go_query_unescape(store, store_raw, srl) < 0) {
+        err_resp(r, 400, "ERR_MALFORMED_REQUEST", "invalid URL escape in store name: %s",
+                 store_raw);
         goto done;
     }
     if (!rest) {

@@ -208,6 +208,7 @@ static bool envelope_decode(const unsigned char *p, size_t len, const unsigned c
 
 /* gRPC status codes as the gateway reports them in "code". */
 enum {
+    GRPC_CANCELED = 1, /* e.g. a member shutting down: "the client connection is closing" */
     GRPC_INVALID_ARGUMENT = 3,
     GRPC_DEADLINE = 4,
     GRPC_NOT_FOUND = 5,
@@ -229,7 +230,7 @@ static ss_code map_error(long status, const json_t *body, ss_error *err)
         c = SS_TOO_LARGE;
     else if (code == GRPC_DEADLINE)
         c = SS_TIMEOUT;
-    else if (code == GRPC_UNAVAILABLE)
+    else if (code == GRPC_UNAVAILABLE || code == GRPC_CANCELED)
         c = SS_UNAVAILABLE;
     else if (code == GRPC_EXHAUSTED && strstr(msg, "too many requests"))
         c = SS_UNAVAILABLE;

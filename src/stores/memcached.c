@@ -285,7 +285,8 @@ static ss_code mc_open(void *self, ss_ctx *ctx, ss_error *err)
     int64_t idle = 2;
     s->timeout_ms = 1000;
     if (!hosts || !*hosts) return ss_error_set(err, SS_INVALID, "property hosts is required");
-    ss_code code = ss_prop_int(ctx, "maxIdleConnections", 1, 1024, &idle, err);
+    ss_code code = ss_prop_int(ctx, "maxIdleConnections", 0, 1024, &idle, err);
+    if (idle == 0) idle = 2; /* Go's memcache client: 0 means its default, 2 */
     if (code == SS_OK) code = ss_prop_duration_ms(ctx, "timeout", 1, &s->timeout_ms, err);
     if (code == SS_OK && ss_prop(ctx, "ttlInSeconds"))
         code = ss_prop_int(ctx, "ttlInSeconds", -1, INT32_MAX, &s->default_ttl, err);

@@ -31,6 +31,9 @@
 
 #define MY_SCHEMA_VERSION 1
 #define MY_MAX_KEY_LEN    255 /* the id column */
+/* Expiry in Unix milliseconds (our DATETIME(3) column keeps milliseconds; Dapr's TIMESTAMP
+ * whole seconds). Sessions run in UTC, so UNIX_TIMESTAMP reads DATETIME as UTC. */
+#define MY_EXPIRY_MS "CAST(UNIX_TIMESTAMP(expiredate) * 1000 AS SIGNED)"
 
 enum { ST_GET, ST_SET_ANY, ST_SET_ABSENT, ST_SET_MATCH, ST_DEL_ANY, ST_DEL_MATCH, ST_COUNT };
 
@@ -44,6 +47,8 @@ typedef struct my_conn {
     MYSQL *m;
     MYSQL_STMT *st[ST_COUNT];
     MYSQL_STMT *bulk[MY_NBUCKETS];
+    MYSQL_STMT *ups[MY_NBUCKETS];  /* multi-row unconditional upserts */
+    MYSQL_STMT *dels[MY_NBUCKETS]; /* DELETE ... WHERE id IN (...) */
     int64_t created_ms;
     int64_t last_used_ms;
     unsigned generation;
@@ -74,6 +79,8 @@ typedef struct my_store {
     char *cleanup_key;
     char *sql[ST_COUNT];
     char *bulk_sql[MY_NBUCKETS];
+    char *ups_sql[MY_NBUCKETS];
+    char *dels_sql[MY_NBUCKETS];
     int64_t timeout_s;
     int64_t cleanup_s;
     int64_t max_open, max_idle;
@@ -461,8 +468,11 @@ static void my_conn_free(my_conn *c)
     if (!c) return;
     for (int i = 0; i < ST_COUNT; i++)
         if (c->st[i]) mysql_stmt_close(c->st[i]);
-    for (size_t i = 0; i < MY_NBUCKETS; i++)
+    for (size_t i = 0; i < MY_NBUCKETS; i++) {
         if (c->bulk[i]) mysql_stmt_close(c->bulk[i]);
+        if (c->ups[i]) mysql_stmt_close(c->ups[i]);
+        if (c->dels[i]) mysql_stmt_close(c->dels[i]);
+    }
     if (c->m) mysql_close(c->m);
     free(c);
 }
@@ -630,6 +640,8 @@ typedef struct my_row {
     unsigned long id_len;
     unsigned long value_len;
     my_bool value_null;
+    char vbuf[2048]; /* most values arrive here in the fetch itself; longer ones are fetched
+                        again at their size */
     signed char isbinary;
     char etag[64];
     unsigned long etag_len;
@@ -652,8 +664,8 @@ static void my_row_bind(my_row *r, bool with_id)
         i++;
     }
     r->b[i].buffer_type = MYSQL_TYPE_BLOB;
-    r->b[i].buffer = NULL;
-    r->b[i].buffer_length = 0;
+    r->b[i].buffer = r->vbuf;
+    r->b[i].buffer_length = sizeof r->vbuf;
     r->b[i].length = &r->value_len;
     r->b[i].is_null = &r->value_null;
     i++;
@@ -678,7 +690,9 @@ static ss_code my_row_value(MYSQL_STMT *st, my_row *r, unsigned value_col, ss_va
     size_t len = r->value_null ? 0 : r->value_len;
     char *buf = malloc(len + 1);
     if (!buf) return ss_error_set(err, SS_NOMEM, "out of memory");
-    if (len > 0) {
+    if (len > 0 && len <= sizeof r->vbuf) {
+        memcpy(buf, r->vbuf, len);
+    } else if (len > 0) {
         MYSQL_BIND vb;
         unsigned long got = 0;
         memset(&vb, 0, sizeof vb);
@@ -699,7 +713,7 @@ static ss_code my_row_value(MYSQL_STMT *st, my_row *r, unsigned value_col, ss_va
     ss_value *v = ss_value_new(buf, len, r->etag_null ? NULL : r->etag);
     free(buf);
     if (!v) return ss_error_set(err, SS_NOMEM, "out of memory");
-    if (!r->expires_null && ss_value_set_expiry(v, (int64_t)r->expires * 1000) != SS_OK) {
+    if (!r->expires_null && ss_value_set_expiry(v, (int64_t)r->expires) != SS_OK) {
         ss_value_free(v);
         return ss_error_set(err, SS_NOMEM, "out of memory");
     }
@@ -1013,6 +1027,97 @@ static ss_code my_bulk_get(void *self, const ss_op *ops, size_t count, ss_result
 /* Transactions and bulk writes                                                               */
 /* ------------------------------------------------------------------------------------------ */
 
+/* Unconditional sets (del false) or deletes (del true) of the items idx[0..n), as multi-row
+ * prepared statements: one round trip per MY_BULK_MAX items. Unused rows of a bucket repeat
+ * the last item, which writes (or deletes) the same row again: a no-op. */
+static ss_code my_batch(my_store *s, my_conn *c, const ss_op *ops, const size_t *idx, size_t n,
+                        char (*etags)[37], bool del, ss_error *err)
+{
+    size_t per = del ? 1 : 5;
+    MYSQL_BIND *p = malloc(MY_BULK_MAX * per * sizeof *p);
+    unsigned long *lens = malloc(MY_BULK_MAX * 3 * sizeof *lens);
+    long long *ttls = malloc(MY_BULK_MAX * sizeof *ttls);
+    ss_code rc = SS_OK;
+    if (!p || !lens || !ttls) rc = ss_error_set(err, SS_NOMEM, "out of memory");
+    for (size_t off = 0; rc == SS_OK && off < n; off += MY_BULK_MAX) {
+        size_t m = n - off < MY_BULK_MAX ? n - off : MY_BULK_MAX;
+        size_t b = 0;
+        while (my_buckets[b] < m) b++;
+        size_t width = my_buckets[b];
+        MYSQL_STMT **slot = del ? &c->dels[b] : &c->ups[b];
+        rc = my_prepare(c, slot, del ? s->dels_sql[b] : s->ups_sql[b], err);
+        if (rc != SS_OK) break;
+        for (size_t r = 0; r < width; r++) {
+            size_t i = idx[off + (r < m ? r : m - 1)];
+            const ss_op *op = &ops[i];
+            MYSQL_BIND *row = &p[r * per];
+            lens[3 * r] = (unsigned long)op->key_len;
+            my_bind_blob(&row[0], op->key, &lens[3 * r]);
+            if (del) continue;
+            if (r < m) ss_uuid4(etags[i]);
+            lens[3 * r + 1] = (unsigned long)op->value_len;
+            my_bind_blob(&row[1], op->value, &lens[3 * r + 1]);
+            lens[3 * r + 2] = 36;
+            my_bind_str(&row[2], etags[i], &lens[3 * r + 2]);
+            ttls[r] = op->ttl_mode == SS_TTL_SECONDS ? (long long)op->ttl_seconds : 0;
+            my_bind_ll(&row[3], &ttls[r]);
+            my_bind_ll(&row[4], &ttls[r]);
+        }
+        if (mysql_stmt_bind_param(*slot, p) != 0 || mysql_stmt_execute(*slot) != 0)
+            rc = my_stmt_fail(c, *slot, err);
+    }
+    free(p);
+    free(lens);
+    free(ttls);
+    return rc;
+}
+
+static bool my_has_duplicate_keys(const ss_op *ops, size_t count)
+{
+    my_keyidx *k = malloc(count * sizeof *k);
+    if (!k) return true; /* the item-by-item path needs no memory for this */
+    for (size_t i = 0; i < count; i++) k[i] = (my_keyidx){ops[i].key, ops[i].key_len, i};
+    qsort(k, count, sizeof *k, my_keycmp);
+    bool dup = false;
+    for (size_t i = 1; i < count && !dup; i++)
+        dup = k[i].len == k[i - 1].len && memcmp(k[i].key, k[i - 1].key, k[i].len) == 0;
+    free(k);
+    return dup;
+}
+
+/* One attempt at a transaction; batch sends the unconditional ops as multi-row statements
+ * (only when no key repeats: ops on distinct keys commute, so the order still holds). */
+static ss_code my_transact_once(my_store *s, my_conn *c, const ss_op *ops, size_t count, bool batch,
+                                char (*etags)[37], size_t *idx, bool *batch_failed, ss_error *err)
+{
+    *batch_failed = false;
+    ss_code rc = my_query(c, "START TRANSACTION", err);
+    size_t nsets = 0;
+    for (size_t i = 0; rc == SS_OK && i < count; i++) {
+        if (batch && ops[i].cond == SS_COND_ANY && ops[i].kind == SS_DRV_SET) {
+            idx[nsets++] = i;
+            continue;
+        }
+        ss_error e;
+        rc = my_write_once(s, c, &ops[i], etags[i], &e);
+        if (rc == SS_ETAG_MISMATCH)
+            ss_error_set(err, rc, "%s", e.message);
+        else if (rc != SS_OK)
+            ss_error_set(err, rc, "key \"%s\": %s", ops[i].key, e.message);
+    }
+    if (rc == SS_OK && nsets) {
+        rc = my_batch(s, c, ops, idx, nsets, etags, false, err);
+        *batch_failed = rc != SS_OK;
+    }
+    if (rc == SS_OK) {
+        rc = my_query(c, "COMMIT", err);
+    } else if (!c->broken) {
+        ss_error ignored;
+        if (my_query(c, "ROLLBACK", &ignored) != SS_OK) c->broken = true;
+    }
+    return rc;
+}
+
 static ss_code my_transact(void *self, const ss_op *ops, size_t count, const ss_pair *metadata,
                            size_t metadata_count, ss_error *err)
 {
@@ -1022,32 +1127,34 @@ static ss_code my_transact(void *self, const ss_op *ops, size_t count, const ss_
         ss_code rc = my_check_etag(&ops[i], err);
         if (rc != SS_OK) return rc;
     }
+    char(*etags)[37] = calloc(count, sizeof *etags);
+    size_t *idx = malloc(count * sizeof *idx);
+    if (!etags || !idx) {
+        free(etags);
+        free(idx);
+        return ss_error_set(err, SS_NOMEM, "out of memory");
+    }
     my_conn *c;
     ss_code rc = my_acquire(s, &c, err);
-    if (rc != SS_OK) return rc;
-    rc = my_query(c, "START TRANSACTION", err);
-    for (size_t i = 0; rc == SS_OK && i < count; i++) {
-        char etag[37];
-        ss_error e;
-        rc = my_write_once(s, c, &ops[i], etag, &e);
-        if (rc == SS_ETAG_MISMATCH)
-            ss_error_set(err, rc, "%s", e.message);
-        else if (rc != SS_OK)
-            ss_error_set(err, rc, "key \"%s\": %s", ops[i].key, e.message);
-    }
     if (rc == SS_OK) {
-        rc = my_query(c, "COMMIT", err);
-    } else if (!c->broken) {
-        ss_error ignored;
-        if (my_query(c, "ROLLBACK", &ignored) != SS_OK) c->broken = true;
+        bool batch_failed;
+        rc = my_transact_once(s, c, ops, count, count > 1 && !my_has_duplicate_keys(ops, count),
+                              etags, idx, &batch_failed, err);
+        /* A multi-row statement cannot say which key failed: run again op by op to name it. */
+        if (rc != SS_OK && batch_failed && !c->broken)
+            rc = my_transact_once(s, c, ops, count, false, etags, idx, &batch_failed, err);
+        my_release(s, c);
     }
-    my_release(s, c);
+    free(etags);
+    free(idx);
     return rc;
 }
 
-/* Not atomic per Dapr, but run inside one transaction (one commit). A mismatch only marks its
- * item; any other statement error may have rolled back the transaction (a deadlock does), so
- * then everything is rolled back and every item run again on its own. */
+/* Not atomic per Dapr, but run inside one transaction (one commit). Unconditional sets and
+ * deletes go as multi-row statements (when no key repeats, so order cannot matter); items with
+ * a condition run one by one, and a mismatch only marks its item. Any other statement error
+ * may have rolled back the transaction (a deadlock does), so then everything is rolled back
+ * and every item run again on its own, each getting its own outcome. */
 static ss_code my_bulk_write(void *self, const ss_op *ops, size_t count, ss_results *out,
                              ss_error *err)
 {
@@ -1055,22 +1162,29 @@ static ss_code my_bulk_write(void *self, const ss_op *ops, size_t count, ss_resu
     if (count == 0) return SS_OK;
     char(*etags)[37] = calloc(count, sizeof *etags);
     ss_code *codes = calloc(count, sizeof *codes);
-    if (!etags || !codes) {
+    size_t *sets = malloc(count * sizeof *sets), *dels = malloc(count * sizeof *dels);
+    if (!etags || !codes || !sets || !dels) {
         free(etags);
         free(codes);
+        free(sets);
+        free(dels);
         return ss_error_set(err, SS_NOMEM, "out of memory");
     }
-    my_conn *c;
+    bool batch = !my_has_duplicate_keys(ops, count);
+    my_conn *c = NULL;
     ss_code rc = my_acquire(s, &c, err);
-    if (rc != SS_OK) {
-        free(etags);
-        free(codes);
-        return rc;
-    }
     ss_error e;
     bool redo = false;
-    rc = my_query(c, "START TRANSACTION", err);
+    if (rc == SS_OK) rc = my_query(c, "START TRANSACTION", err);
+    size_t nsets = 0, ndels = 0;
     for (size_t i = 0; rc == SS_OK && i < count; i++) {
+        if (batch && ops[i].cond == SS_COND_ANY) {
+            if (ops[i].kind == SS_DRV_SET)
+                sets[nsets++] = i;
+            else
+                dels[ndels++] = i;
+            continue;
+        }
         codes[i] = my_check_etag(&ops[i], &e);
         if (codes[i] == SS_OK) codes[i] = my_write_once(s, c, &ops[i], etags[i], &e);
         if (codes[i] != SS_OK) {
@@ -1082,6 +1196,11 @@ static ss_code my_bulk_write(void *self, const ss_op *ops, size_t count, ss_resu
             out->items[i].error = ss_strdup(e.message);
         }
     }
+    if (rc == SS_OK && !redo && nsets &&
+        my_batch(s, c, ops, sets, nsets, etags, false, &e) != SS_OK)
+        redo = true;
+    if (rc == SS_OK && !redo && ndels && my_batch(s, c, ops, dels, ndels, etags, true, &e) != SS_OK)
+        redo = true;
     if (rc == SS_OK && !redo && my_query(c, "COMMIT", &e) != SS_OK) redo = true;
     if (rc == SS_OK && c->broken) {
         rc = ss_error_set(err, SS_UNAVAILABLE, "%s", e.message);
@@ -1104,9 +1223,11 @@ static ss_code my_bulk_write(void *self, const ss_op *ops, size_t count, ss_resu
             if (codes[i] == SS_OK && ops[i].kind == SS_DRV_SET)
                 out->items[i].etag = ss_strdup(etags[i]);
     }
-    my_release(s, c);
+    if (c) my_release(s, c);
     free(etags);
     free(codes);
+    free(sets);
+    free(dels);
     return rc;
 }
 
@@ -1196,7 +1317,7 @@ static ss_code my_migrate_locked(my_store *s, my_conn *c, ss_error *err)
                           "  updateDate TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE "
                           "CURRENT_TIMESTAMP,\n"
                           "  eTag VARCHAR(36) NOT NULL,\n"
-                          "  expiredate DATETIME NULL,\n"
+                          "  expiredate DATETIME(3) NULL,\n"
                           "  INDEX expiredate_idx(expiredate)\n"
                           ")",
                           s->table);
@@ -1271,7 +1392,7 @@ static void my_sweep(my_store *s)
     free(sql);
     if (rc == SS_OK && mysql_affected_rows(c->m) > 0) {
         sql = my_asprintf(
-            "DELETE FROM %s WHERE expiredate IS NOT NULL AND expiredate <= CURRENT_TIMESTAMP",
+            "DELETE FROM %s WHERE expiredate IS NOT NULL AND expiredate <= CURRENT_TIMESTAMP(3)",
             s->table);
         rc = sql ? my_query(c, sql, &err) : ss_error_set(&err, SS_NOMEM, "out of memory");
         free(sql);
@@ -1328,7 +1449,11 @@ static void my_close(void *self)
         pthread_cond_destroy(&s->gc_cv);
     }
     for (int i = 0; i < ST_COUNT; i++) free(s->sql[i]);
-    for (size_t i = 0; i < MY_NBUCKETS; i++) free(s->bulk_sql[i]);
+    for (size_t i = 0; i < MY_NBUCKETS; i++) {
+        free(s->bulk_sql[i]);
+        free(s->ups_sql[i]);
+        free(s->dels_sql[i]);
+    }
     my_dsn_free(&s->dsn);
     free(s->pem);
     free(s->schema);
@@ -1342,15 +1467,15 @@ static void my_close(void *self)
 static ss_code my_build_sql(my_store *s)
 {
     const char *t = s->table;
-    const char *live = "(expiredate IS NULL OR expiredate > CURRENT_TIMESTAMP)";
+    const char *live = "(expiredate IS NULL OR expiredate > CURRENT_TIMESTAMP(3))";
     /* A TIMESTAMP column (Dapr's tables) ends at 2038-01-19 03:14:07 UTC: later expiry times
      * are clamped to it there. Tables this driver creates use DATETIME, holding UTC. */
     const char *exp = s->expiry_is_timestamp
-                          ? "IF(? > 0, LEAST(DATE_ADD(CURRENT_TIMESTAMP, INTERVAL ? SECOND), "
+                          ? "IF(? > 0, LEAST(DATE_ADD(CURRENT_TIMESTAMP(3), INTERVAL ? SECOND), "
                             "FROM_UNIXTIME(2147483647)), NULL)"
-                          : "IF(? > 0, DATE_ADD(CURRENT_TIMESTAMP, INTERVAL ? SECOND), NULL)";
-    const char *expired = "(expiredate IS NOT NULL AND expiredate <= CURRENT_TIMESTAMP)";
-    s->sql[ST_GET] = my_asprintf("SELECT value, isbinary, eTag, UNIX_TIMESTAMP(expiredate) FROM "
+                          : "IF(? > 0, DATE_ADD(CURRENT_TIMESTAMP(3), INTERVAL ? SECOND), NULL)";
+    const char *expired = "(expiredate IS NOT NULL AND expiredate <= CURRENT_TIMESTAMP(3))";
+    s->sql[ST_GET] = my_asprintf("SELECT value, isbinary, eTag, " MY_EXPIRY_MS " FROM "
                                  "%s WHERE id = ? AND %s",
                                  t, live);
     s->sql[ST_SET_ANY] = my_asprintf(
@@ -1381,11 +1506,25 @@ static ss_code my_build_sql(my_store *s)
             marks[2 * i] = '?';
             marks[2 * i + 1] = i + 1 < n ? ',' : '\0';
         }
-        s->bulk_sql[b] = my_asprintf("SELECT id, value, isbinary, eTag, "
-                                     "UNIX_TIMESTAMP(expiredate) FROM %s WHERE id IN (%s) AND %s",
+        s->bulk_sql[b] = my_asprintf("SELECT id, value, isbinary, eTag, " MY_EXPIRY_MS
+                                     " FROM %s WHERE id IN (%s) AND %s",
                                      t, marks, live);
+        s->dels_sql[b] = my_asprintf("DELETE FROM %s WHERE id IN (%s)", t, marks);
         free(marks);
-        if (!s->bulk_sql[b]) return SS_NOMEM;
+        if (!s->bulk_sql[b] || !s->dels_sql[b]) return SS_NOMEM;
+        /* one "(?, ?, 0, ?, <expiry>)" per row */
+        size_t rowlen = strlen(exp) + 16;
+        char *rows = malloc(n * (rowlen + 1) + 1);
+        if (!rows) return SS_NOMEM;
+        char *q = rows;
+        for (size_t i = 0; i < n; i++) q += sprintf(q, "%s(?, ?, 0, ?, %s)", i ? "," : "", exp);
+        s->ups_sql[b] = my_asprintf(
+            "INSERT INTO %s (id, value, isbinary, eTag, expiredate) VALUES %s "
+            "ON DUPLICATE KEY UPDATE value = VALUES(value), isbinary = VALUES(isbinary), "
+            "eTag = VALUES(eTag), expiredate = VALUES(expiredate)",
+            t, rows);
+        free(rows);
+        if (!s->ups_sql[b]) return SS_NOMEM;
     }
     return SS_OK;
 }

@@ -25,7 +25,7 @@
 
 #define PG_SCHEMA_VERSION 1
 #define PG_MAX_KEY_LEN    2048 /* well below PostgreSQL's btree entry limit (~2700 bytes) */
-#define PG_MAX_VALUE_LEN  ((size_t)INT_MAX - 1024) /* libpq parameter lengths are int */
+#define PG_MAX_VALUE_LEN  (((size_t)1 << 30) - 1) /* PostgreSQL field size limit */
 
 enum {
     ST_GET,

@@ -396,7 +396,10 @@ static ss_code migrate(sqlite_store *s, conn *c, ss_error *err)
         }
         sqlite3_finalize(st);
     }
-    if (code == SS_OK && level < 1) {
+    /* The state table is created whatever the recorded level: several stores may share one
+     * metadata table with different state tables, and the level only says the first one
+     * exists (Dapr would then fail on the missing table). */
+    if (code == SS_OK) {
         snprintf(sql, sizeof sql,
                  "CREATE TABLE IF NOT EXISTS \"%s\" (key TEXT NOT NULL PRIMARY KEY, "
                  "value TEXT NOT NULL, is_binary BOOLEAN NOT NULL, etag TEXT NOT NULL, "
@@ -404,7 +407,7 @@ static ss_code migrate(sqlite_store *s, conn *c, ss_error *err)
                  "update_time TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)",
                  s->table);
         code = exec_sql(c->db, sql, err);
-        if (code == SS_OK) {
+        if (code == SS_OK && level < 1) {
             snprintf(sql, sizeof sql, "REPLACE INTO \"%s\" (key, value) VALUES ('migrations', '1')",
                      s->meta_table);
             code = exec_sql(c->db, sql, err);

@@ -13,3 +13,7 @@ ss_driver(postgresql SYMBOL ss_driver_postgresql SOURCES src/stores/postgresql.c
 ss_driver(redis SYMBOL ss_driver_redis SOURCES src/stores/redis/redis.c src/stores/redis/cluster.c PKG hiredis)
 ss_driver(zookeeper SYMBOL ss_driver_zookeeper SOURCES src/stores/zookeeper.c
           LIBS zookeeper_mt HEADER zookeeper/zookeeper.h DEFINES THREADED)
+ss_driver(dynamodb SYMBOL ss_driver_dynamodb SOURCES src/stores/dynamodb.c PKG libcurl jansson libcrypto)
+ss_driver(firestore SYMBOL ss_driver_firestore SOURCES src/stores/firestore.c PKG libcurl jansson libcrypto)
+ss_driver(cosmosdb SYMBOL ss_driver_cosmosdb SOURCES src/stores/cosmosdb.c PKG libcurl jansson libcrypto)
+ss_driver(azure_table SYMBOL ss_driver_azure_table SOURCES src/stores/azure_table.c PKG libcurl jansson libcrypto)

@@ -40,13 +40,16 @@ typedef struct zk {
     zhandle_t *zh;
     unsigned gen;
     atomic_llong disconnected_since; /* monotonic ms, 0 while connected */
+    _Atomic(zhandle_t *) current;    /* zh, readable without the lock (by the watcher) */
 } zk;
 
 static void watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx)
 {
     /* Only session events arrive (no watches are set): remember since when we are cut off. */
     zk *z = ctx;
-    if (type != ZOO_SESSION_EVENT || !z) return;
+    /* Events of a handle being replaced (or not installed yet) say nothing about the current one.
+     */
+    if (type != ZOO_SESSION_EVENT || !z || zh != atomic_load(&z->current)) return;
     if (state == ZOO_CONNECTED_STATE)
         atomic_store(&z->disconnected_since, 0);
     else if (state == ZOO_CONNECTING_STATE && atomic_load(&z->disconnected_since) == 0)
@@ -129,6 +132,7 @@ static ss_code reconnect(zk *z, unsigned gen, ss_error *err)
         zhandle_t *zh = NULL;
         code = connect_handle(z, &zh, err);
         if (code == SS_OK) {
+            atomic_store(&z->current, zh);
             zookeeper_close(z->zh);
             z->zh = zh;
             z->gen++;
@@ -150,8 +154,14 @@ static ss_code run(zk *z, zk_fn fn, void *arg, ss_error *err)
         pthread_rwlock_rdlock(&z->lock);
         zhandle_t *zh = z->zh;
         unsigned gen = z->gen;
-        ss_code code = fn(z, zh, arg, err);
+        /* Never queue a request on a handle that is not connected: if the server refuses the
+         * old session at every attempt, such a request would wait forever. */
         int state = zoo_state(zh);
+        ss_code code =
+            state == ZOO_CONNECTED_STATE
+                ? fn(z, zh, arg, err)
+                : ss_error_set(err, SS_UNAVAILABLE, "zookeeper: not connected to %s", z->servers);
+        state = zoo_state(zh);
         pthread_rwlock_unlock(&z->lock);
         /* Cut off for longer than the session timeout: the server has expired the session (or
          * lost it, or refuses us as having seen newer data) even if the client cannot learn
@@ -975,8 +985,8 @@ static ss_code zk_open(void *self, ss_ctx *ctx, ss_error *err)
         return ss_error_set(err, SS_NOMEM, "cannot create a lock");
     }
     z->lock_ready = true;
-    if ((code = connect_handle(z, &z->zh, err)) != SS_OK ||
-        (code = ensure_prefix(z, z->zh, err)) != SS_OK) {
+    if ((code = connect_handle(z, &z->zh, err)) == SS_OK) atomic_store(&z->current, z->zh);
+    if (code != SS_OK || (code = ensure_prefix(z, z->zh, err)) != SS_OK) {
         zk_close(z);
         return code;
     }

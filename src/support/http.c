@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "statestore/driver.h"
 
@@ -75,6 +76,7 @@ void ss_http_response_clear(ss_http_response *resp)
 {
     if (!resp) return;
     free(resp->body);
+    free(resp->header);
     memset(resp, 0, sizeof *resp);
 }
 
@@ -159,6 +161,38 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
+typedef struct header_sink {
+    const char *name; /* NULL = capture nothing */
+    size_t name_len;
+    char *value;
+    bool oom;
+} header_sink;
+
+/* libcurl calls this once per response header line (of every response, e.g. after a 100). */
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    header_sink *hs = userdata;
+    size_t n = size * nmemb;
+    if (!hs->name || n <= hs->name_len || ptr[hs->name_len] != ':' ||
+        strncasecmp(ptr, hs->name, hs->name_len) != 0)
+        return n;
+    const char *v = ptr + hs->name_len + 1;
+    const char *end = ptr + n;
+    while (v < end && (*v == ' ' || *v == '\t')) v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    char *copy = malloc((size_t)(end - v) + 1);
+    if (!copy) {
+        hs->oom = true;
+        return n;
+    }
+    memcpy(copy, v, (size_t)(end - v));
+    copy[end - v] = '\0';
+    free(hs->value);
+    hs->value = copy;
+    return n;
+}
+
 ss_code ss_http_perform(ss_http *h, const ss_http_request *req, ss_http_response *resp,
                         ss_error *err)
 {
@@ -190,6 +224,10 @@ ss_code ss_http_perform(ss_http *h, const ss_http_request *req, ss_http_response
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+    header_sink hsink = {.name = req->capture_header,
+                         .name_len = req->capture_header ? strlen(req->capture_header) : 0};
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &hsink);
     if (strcmp(method, "GET") == 0) {
         curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, NULL);
@@ -226,6 +264,18 @@ ss_code ss_http_perform(ss_http *h, const ss_http_request *req, ss_http_response
         }
     }
     free(s.data);
+    if (code == SS_OK && hsink.oom)
+        code = ss_error_set(err, SS_NOMEM, "out of memory reading the HTTP response");
+    if (code == SS_OK) {
+        resp->header = hsink.value;
+    } else {
+        free(hsink.value);
+        if (resp->body) {
+            free(resp->body);
+            resp->body = NULL;
+            resp->body_len = 0;
+        }
+    }
     /* A handle that failed may hold a broken connection; a fresh one reconnects cleanly. */
     give_handle(h, c, code == SS_OK);
     return code;

@@ -35,6 +35,8 @@ typedef struct ss_http_request {
     const char *const *headers; /* NULL-terminated "Name: value" lines, may be NULL */
     const void *body;
     size_t body_len;
+    /* A response header to keep (name matched case-insensitively), e.g. "ETag"; NULL = none. */
+    const char *capture_header;
 } ss_http_request;
 
 typedef struct ss_http_response {
@@ -42,6 +44,7 @@ typedef struct ss_http_response {
     char *body;  /* NUL-terminated (not counted in body_len); free with ss_http_response_clear */
     size_t body_len;
     bool not_sent; /* the connection could not be made: the request surely had no effect */
+    char *header;  /* the value of request.capture_header (trimmed); NULL when absent */
 } ss_http_response;
 
 void ss_http_response_clear(ss_http_response *resp);

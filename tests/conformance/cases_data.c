@@ -7,6 +7,8 @@
  */
 #include "conformance.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -565,6 +567,116 @@ static void case_bulk_empty(cf_t *t)
     REQUIRE(cf_code(t, "bulk delete of 0 keys", rc, CF_WANT(OK), &err));
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* One handle, many threads                                                                   */
+/* ------------------------------------------------------------------------------------------ */
+
+enum { MIX_THREADS = 8, MIX_KEYS = 5, MIX_ROUNDS = 40 };
+
+typedef struct mixer {
+    ss_store *store;
+    int id;
+    const char *keys[MIX_KEYS];
+    char error[SS_ERROR_MESSAGE_MAX + 128]; /* the first wrong answer */
+} mixer;
+
+/* Each thread writes, reads back, bulk-reads and deletes its own keys; any answer meant for
+ * another thread (a connection shared without a lock, a reply read by the wrong caller) shows
+ * up as a wrong value. */
+static void *mix(void *arg)
+{
+    mixer *m = arg;
+    char want[MIX_KEYS][48];
+    bool present[MIX_KEYS] = {false};
+    for (int round = 0; round < MIX_ROUNDS; round++) {
+        int k = round % MIX_KEYS;
+        ss_error err = {0};
+        snprintf(want[k], sizeof want[k], "\"thread %d round %d\"", m->id, round);
+        ss_set_request s = {.key = m->keys[k], .value = want[k], .value_len = strlen(want[k])};
+        ss_code rc = ss_set(NULL, m->store, &s, &err);
+        if (rc != SS_OK) {
+            snprintf(m->error, sizeof m->error, "set: %s: %s", ss_code_name(rc), err.message);
+            return NULL;
+        }
+        present[k] = true;
+        ss_get_request g = {.key = m->keys[k]};
+        ss_value *v = NULL;
+        rc = ss_get(&v, m->store, &g, &err);
+        bool same =
+            rc == SS_OK && v && v->len == strlen(want[k]) && memcmp(v->data, want[k], v->len) == 0;
+        if (!same) {
+            snprintf(m->error, sizeof m->error, "get after set: expected %s, got %s %.60s", want[k],
+                     ss_code_name(rc), v ? v->data : "(missing)");
+            ss_value_free(v);
+            return NULL;
+        }
+        ss_value_free(v);
+        if (round % 7 == 6) {
+            int d = (k + 1) % MIX_KEYS;
+            ss_delete_request del = {.key = m->keys[d]};
+            rc = ss_delete(m->store, &del, &err);
+            if (rc != SS_OK) {
+                snprintf(m->error, sizeof m->error, "delete: %s: %s", ss_code_name(rc),
+                         err.message);
+                return NULL;
+            }
+            present[d] = false;
+        }
+        if (round % 5 == 4) {
+            ss_get_request gets[MIX_KEYS];
+            for (int i = 0; i < MIX_KEYS; i++) gets[i] = (ss_get_request){.key = m->keys[i]};
+            ss_results r = {0};
+            rc = ss_bulk_get(&r, m->store, gets, MIX_KEYS, NULL, &err);
+            if (rc != SS_OK || r.count != MIX_KEYS) {
+                snprintf(m->error, sizeof m->error, "bulk get: %s, %zu results: %s",
+                         ss_code_name(rc), r.count, rc ? err.message : "");
+                ss_results_free(&r);
+                return NULL;
+            }
+            for (int i = 0; i < MIX_KEYS; i++) {
+                const ss_value *bv = r.items[i].value;
+                bool ok = present[i] ? bv && bv->len == strlen(want[i]) &&
+                                           memcmp(bv->data, want[i], bv->len) == 0
+                                     : !bv;
+                if (!ok) {
+                    snprintf(m->error, sizeof m->error, "bulk get item %d: expected %s, got %.60s",
+                             i, present[i] ? want[i] : "missing", bv ? bv->data : "missing");
+                    ss_results_free(&r);
+                    return NULL;
+                }
+            }
+            ss_results_free(&r);
+        }
+    }
+    return NULL;
+}
+
+static void case_concurrent_mixed(cf_t *t)
+{
+    mixer *m = cf_alloc(t, MIX_THREADS * sizeof *m);
+    pthread_t th[MIX_THREADS];
+    bool started[MIX_THREADS] = {false};
+    for (int i = 0; i < MIX_THREADS; i++) {
+        m[i].store = cf_env_of(t)->store;
+        m[i].id = i;
+        for (int k = 0; k < MIX_KEYS; k++) m[i].keys[k] = cf_key(t, cf_fmt(t, "t%d-k%d", i, k));
+    }
+    for (int i = 0; i < MIX_THREADS; i++)
+        started[i] = pthread_create(&th[i], NULL, mix, &m[i]) == 0;
+    for (int i = 0; i < MIX_THREADS; i++)
+        if (started[i]) pthread_join(th[i], NULL);
+    for (int i = 0; i < MIX_THREADS; i++) {
+        if (!started[i]) {
+            cf_fail(t, "could not start thread %d", i);
+            return;
+        }
+        if (m[i].error[0]) {
+            cf_fail(t, "thread %d: %s", i, m[i].error);
+            return;
+        }
+    }
+}
+
 const cf_case cf_cases_data[] = {
     {"dapr-values", 0, 0, case_dapr_values,
      "Dapr's scenarios (int, bool, bytes, strings, string with JSON, empty string, structs) "
@@ -591,5 +703,7 @@ const cf_case cf_cases_data[] = {
      "bulk delete removes the keys (a missing key is OK) and nothing else"},
     {"bulk-many", 0, 0, case_bulk_many, "bulk set/get/delete of 300 keys (+20 missing) in order"},
     {"bulk-empty", 0, 0, case_bulk_empty, "bulk calls with 0 requests succeed with 0 results"},
+    {"concurrent-mixed", 0, 0, case_concurrent_mixed,
+     "8 threads on one handle set/get/bulk get/delete their own keys: every answer is their own"},
 };
 const size_t cf_cases_data_count = sizeof cf_cases_data / sizeof cf_cases_data[0];

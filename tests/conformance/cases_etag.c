@@ -291,6 +291,15 @@ static void case_first_write_no_etag(cf_t *t)
     cf_step(t, "a key first-written once can still be overwritten by last-write");
     REQUIRE(cf_puts(t, k, "\"last\""));
     REQUIRE(cf_expects(t, k, "\"last\""));
+    cf_step(t, "bulk set with first-write: an existing and a new key");
+    const char *fresh = cf_key(t, "bulk-new");
+    ss_set_request two[2] = {{.key = k, .value = "\"bulk\"", .value_len = 6},
+                             {.key = fresh, .value = "\"bulk\"", .value_len = 6}};
+    two[0].options.concurrency = two[1].options.concurrency = SS_FIRST_WRITE;
+    const unsigned want[2] = {CF_WANT(ETAG_MISMATCH), CF_WANT(OK)};
+    REQUIRE(cf_bulk_set(t, two, 2, CF_WANT(ETAG_MISMATCH), want, NULL));
+    REQUIRE(cf_expects(t, k, "\"last\""));
+    REQUIRE(cf_expects(t, fresh, "\"bulk\""));
 }
 
 /* Dapr's "first-write with etag". */

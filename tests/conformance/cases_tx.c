@@ -205,6 +205,46 @@ static void case_tx_rollback(cf_t *t)
     }
 }
 
+/* Conditions inside a transaction see the earlier operations of the same transaction, because
+ * operations apply in order: a key first-written by op 1 exists for op 2, and an ETag that op 1
+ * replaced no longer matches for op 2. */
+static void case_tx_conditions_in_order(cf_t *t)
+{
+    bool etag = cf_has(t, SS_FEATURE_ETAG), fw = cf_has(t, SS_FEATURE_FIRST_WRITE);
+    if (!etag && !fw) {
+        cf_skip(t, "store declares neither ETAG nor FIRST_WRITE");
+        return;
+    }
+    const char *k = cf_key(t, "k"), *other = cf_key(t, "other");
+    REQUIRE(cf_puts(t, other, "\"other\""));
+    if (fw) {
+        cf_step(t, "first-write of a new key twice in one transaction");
+        ss_operation ops[3] = {cf_op_upsert(other, "\"changed\"", NULL),
+                               cf_op_upsert(k, "\"one\"", NULL), cf_op_upsert(k, "\"two\"", NULL)};
+        ops[1].set.options.concurrency = SS_FIRST_WRITE;
+        ops[2].set.options.concurrency = SS_FIRST_WRITE;
+        REQUIRE(cf_transact(t, ops, 3, NULL, 0, CF_WANT(ETAG_MISMATCH), NULL));
+        REQUIRE(cf_expect_missing(t, k));
+        REQUIRE(cf_expects(t, other, "\"other\""));
+    }
+    if (etag) {
+        char *e = NULL;
+        REQUIRE(cf_put(t, k, "\"v1\"", 4, &e));
+        cf_step(t, "the same current ETag used by two upserts in one transaction");
+        ss_operation ops[3] = {cf_op_upsert(other, "\"changed\"", NULL),
+                               cf_op_upsert(k, "\"v2\"", e), cf_op_upsert(k, "\"v3\"", e)};
+        REQUIRE(cf_transact(t, ops, 3, NULL, 0, CF_WANT(ETAG_MISMATCH), NULL));
+        REQUIRE(cf_expects(t, k, "\"v1\""));
+        REQUIRE(cf_expects(t, other, "\"other\""));
+        cf_step(t, "delete, then upsert with the deleted item's ETag, in one transaction");
+        ss_operation ops2[3] = {cf_op_upsert(other, "\"changed\"", NULL), cf_op_delete(k, NULL),
+                                cf_op_upsert(k, "\"v4\"", e)};
+        REQUIRE(cf_transact(t, ops2, 3, NULL, 0, CF_WANT(ETAG_MISMATCH), NULL));
+        REQUIRE(cf_expects(t, k, "\"v1\""));
+        REQUIRE(cf_expects(t, other, "\"other\""));
+    }
+}
+
 static void case_tx_max_ops(cf_t *t)
 {
     size_t max = cf_env_of(t)->feat.max_tx_ops;
@@ -320,6 +360,8 @@ const cf_case cf_cases_tx[] = {
     {"transaction-rollback", SS_FEATURE_TRANSACTIONAL, 0, case_tx_rollback,
      "the LAST op's failed condition (stale/garbage ETag, first-write) rolls back every earlier "
      "op"},
+    {"transaction-conditions-in-order", SS_FEATURE_TRANSACTIONAL, 0, case_tx_conditions_in_order,
+     "conditions see earlier ops of the same transaction (first-write twice, ETag reused)"},
     {"transaction-max-ops", SS_FEATURE_TRANSACTIONAL, 0, case_tx_max_ops,
      "max_tx_ops + 1 operations is TOO_LARGE with nothing written; exactly max_tx_ops works"},
     {"transaction-many-ops", SS_FEATURE_TRANSACTIONAL, 0, case_tx_many_ops,

@@ -2,7 +2,7 @@
  * ss_conformance — the one behavioural suite every driver passes.
  *
  *   ss_conformance --driver NAME [--name INSTANCE] [--prop key=value]... [--case PATTERN]...
- *                  [--case-timeout SECONDS] [--list]
+ *                  [--case-timeout SECONDS] [--hash-tag] [--list]
  *
  * Property values may contain ${VAR}, expanded from the environment; an unset variable means
  * the store's server was not started, so the run is skipped (exit 77) saying which script
@@ -63,28 +63,77 @@ static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: ss_conformance --driver NAME [--name INSTANCE] [--prop key=value]...\n"
-               "                      [--case PATTERN]... [--case-timeout SECONDS] [--list]\n"
-               "  --prop values may contain ${VAR} (expanded from the environment; unset = skip)\n"
-               "  --case takes a shell pattern (e.g. 'ttl-*'); repeat it to select several\n");
+    fprintf(f,
+            "usage: ss_conformance --driver NAME [--name INSTANCE] [--prop key=value]...\n"
+            "                      [--case PATTERN]... [--case-timeout SECONDS] [--hash-tag]\n"
+            "                      [--list]\n"
+            "  --prop values may contain ${VAR} (expanded from the environment; unset = skip)\n"
+            "  --case takes a shell pattern (e.g. 'ttl-*'); repeat it to select several\n"
+            "  --hash-tag puts the run's key prefix in braces, {cf...}, so that a Redis\n"
+            "    cluster keeps every key of the run in one hash slot (multi-key transactions)\n");
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Property values                                                                            */
 /* ------------------------------------------------------------------------------------------ */
 
-/* The service script that sets SS_TEST_<NAME>_...: lower-cased <NAME>, else the driver. */
+/* Names whose service script is called differently. */
+static const char *const script_aliases[][2] = {
+    {"postgres", "postgresql"}, {"mysql", "mariadb"}, {"maria", "mariadb"}, {"zk", "zookeeper"}};
+
+static bool script_exists(const char *name)
+{
+#ifdef CF_SERVICES_DIR
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.sh", CF_SERVICES_DIR, name);
+    return access(path, F_OK) == 0;
+#else
+    (void)name;
+    return false;
+#endif
+}
+
+/* Lower-cases var's words [first, first+count) joined by '-' (SS_TEST_REDIS_CLUSTER_ADDRS,
+ * 2 words from word 2 -> "redis-cluster"); "" when it has fewer words. */
+static void words(const char *var, size_t first, size_t count, char *out, size_t cap)
+{
+    size_t w = 0, n = 0;
+    out[0] = '\0';
+    for (const char *p = var; *p && n + 1 < cap; p++) {
+        if (*p == '_') {
+            if (++w >= first + count) break;
+            if (w > first) out[n++] = '-';
+            continue;
+        }
+        if (w >= first) out[n++] = (char)tolower((unsigned char)*p);
+    }
+    out[n] = '\0';
+    if (w < first + count) out[0] = '\0'; /* the last word is the variable's own name */
+}
+
+/*
+ * The service script that sets SS_TEST_<NAME>[_<MORE>]_...: the first that exists in
+ * scripts/services of <name>-<more>, <name>, its alias, the driver, its alias; else <name>.
+ */
 static void script_for(const char *var, const char *driver, char *out, size_t cap)
 {
-    const char *p = strncmp(var, "SS_TEST_", 8) == 0 ? var + 8 : NULL;
-    const char *end = p ? strchr(p, '_') : NULL;
-    size_t n = 0;
-    if (p && end && end > p) {
-        for (const char *q = p; q < end && n + 1 < cap; q++) out[n++] = (char)tolower(*q);
-        out[n] = '\0';
-    } else {
-        snprintf(out, cap, "%s", driver);
+    char two[64] = "", one[64] = "";
+    if (strncmp(var, "SS_TEST_", 8) == 0) {
+        words(var, 2, 2, two, sizeof two);
+        words(var, 2, 1, one, sizeof one);
     }
+    const char *cands[5] = {two, one[0] ? one : driver, NULL, driver, NULL};
+    for (size_t a = 0; a < sizeof script_aliases / sizeof script_aliases[0]; a++) {
+        if (strcmp(cands[1], script_aliases[a][0]) == 0) cands[2] = script_aliases[a][1];
+        if (strcmp(driver, script_aliases[a][0]) == 0) cands[4] = script_aliases[a][1];
+    }
+    for (size_t i = 0; i < 5; i++) {
+        if (cands[i] && cands[i][0] && script_exists(cands[i])) {
+            snprintf(out, cap, "%s", cands[i]);
+            return;
+        }
+    }
+    snprintf(out, cap, "%s", cands[2] ? cands[2] : cands[1]);
 }
 
 /*
@@ -152,7 +201,8 @@ static int64_t mono_ms(void)
     return cf_now_ms();
 }
 
-static void make_prefix(char out[40])
+/* "cf" + a version-4 UUID's 32 hex digits; in braces ("{cf...}") for --hash-tag. */
+static void make_prefix(char out[40], bool hash_tag)
 {
     unsigned char b[16] = {0};
     int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
@@ -168,8 +218,13 @@ static void make_prefix(char out[40])
     }
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* a version-4 UUID, as Dapr's suite uses */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    memcpy(out, "cf", 2);
-    for (size_t i = 0; i < sizeof b; i++) snprintf(out + 2 + 2 * i, 3, "%02x", b[i]);
+    size_t o = 0;
+    if (hash_tag) out[o++] = '{';
+    out[o++] = 'c';
+    out[o++] = 'f';
+    for (size_t i = 0; i < sizeof b; i++, o += 2) snprintf(out + o, 3, "%02x", b[i]);
+    if (hash_tag) out[o++] = '}';
+    out[o] = '\0';
 }
 
 static void print_result(const slot *s)
@@ -290,9 +345,23 @@ static void print_header(const cf_env *env)
     fflush(stdout);
 }
 
-static int run_suite(const char *driver, const char *name, char **raw, size_t nraw, char **patterns,
-                     size_t npat, long case_timeout_s)
+typedef struct options {
+    const char *driver;
+    const char *name;
+    char **props; /* key=value, before ${VAR} expansion */
+    size_t nprops;
+    char **patterns;
+    size_t npat;
+    long case_timeout_s;
+    bool hash_tag;
+    bool list;
+} options;
+
+static int run_suite(const options *opt)
 {
+    const char *driver = opt->driver, *name = opt->name;
+    char **raw = opt->props;
+    size_t nraw = opt->nprops;
     int status = EXIT_USAGE;
     ss_pair *props = calloc(nraw + 1, sizeof *props);
     char **strings = calloc(2 * nraw + 1, sizeof *strings); /* what props point into */
@@ -362,7 +431,7 @@ static int run_suite(const char *driver, const char *name, char **raw, size_t nr
     env.driver = ss_store_driver(store) ? ss_store_driver(store) : driver;
     env.name = ss_store_name(store) ? ss_store_name(store) : driver;
     ss_store_features(store, &env.feat);
-    make_prefix(env.prefix);
+    make_prefix(env.prefix, opt->hash_tag);
 
     size_t total = 0;
     for (size_t ti = 0; ti < sizeof tables / sizeof tables[0]; ti++) total += *tables[ti].count;
@@ -374,7 +443,7 @@ static int run_suite(const char *driver, const char *name, char **raw, size_t nr
     for (size_t ti = 0; ti < sizeof tables / sizeof tables[0]; ti++) {
         for (size_t i = 0; i < *tables[ti].count; i++) {
             const cf_case *c = &tables[ti].cases[i];
-            if (!selected(c, patterns, npat)) continue;
+            if (!selected(c, opt->patterns, opt->npat)) continue;
             slot *s = &slots[nslots++];
             s->c = c;
             s->t = cf_case_new(&env, c);
@@ -396,7 +465,7 @@ static int run_suite(const char *driver, const char *name, char **raw, size_t nr
 
     run r = {.slots = slots,
              .n = nslots,
-             .case_timeout_ms = case_timeout_s * 1000,
+             .case_timeout_ms = opt->case_timeout_s * 1000,
              .driver = env.driver};
     pthread_t dog;
     bool dog_running = pthread_create(&dog, NULL, watchdog, &r) == 0;
@@ -467,35 +536,35 @@ out:
 
 int cf_main(int argc, char **argv)
 {
-    const char *driver = NULL, *name = NULL;
-    char **raw_props = calloc((size_t)argc, sizeof *raw_props);
-    char **patterns = calloc((size_t)argc, sizeof *patterns);
-    size_t nprops = 0, npat = 0;
-    bool list = false;
-    long case_timeout_s = 120;
+    options opt = {.case_timeout_s = 120};
+    opt.props = calloc((size_t)argc, sizeof *opt.props);
+    opt.patterns = calloc((size_t)argc, sizeof *opt.patterns);
     int status = EXIT_USAGE;
-    if (!raw_props || !patterns) {
+    if (!opt.props || !opt.patterns) {
         fprintf(stderr, "ss_conformance: out of memory\n");
-        return 1;
+        status = 1;
+        goto out;
     }
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         bool has_val = i + 1 < argc;
         if (strcmp(a, "--list") == 0) {
-            list = true;
+            opt.list = true;
+        } else if (strcmp(a, "--hash-tag") == 0) {
+            opt.hash_tag = true;
         } else if (strcmp(a, "--driver") == 0 && has_val) {
-            driver = argv[++i];
+            opt.driver = argv[++i];
         } else if (strcmp(a, "--name") == 0 && has_val) {
-            name = argv[++i];
+            opt.name = argv[++i];
         } else if (strcmp(a, "--prop") == 0 && has_val) {
-            raw_props[nprops++] = argv[++i];
+            opt.props[opt.nprops++] = argv[++i];
         } else if (strcmp(a, "--case") == 0 && has_val) {
-            patterns[npat++] = argv[++i];
+            opt.patterns[opt.npat++] = argv[++i];
         } else if (strcmp(a, "--case-timeout") == 0 && has_val) {
             char *end = NULL;
-            case_timeout_s = strtol(argv[++i], &end, 10);
-            if (!end || *end || case_timeout_s <= 0) {
+            opt.case_timeout_s = strtol(argv[++i], &end, 10);
+            if (!end || *end || opt.case_timeout_s <= 0) {
                 fprintf(stderr,
                         "ss_conformance: --case-timeout wants a positive number of "
                         "seconds, got \"%s\"\n",
@@ -512,19 +581,19 @@ int cf_main(int argc, char **argv)
             goto out;
         }
     }
-    if (list) {
+    if (opt.list) {
         list_cases();
         status = 0;
         goto out;
     }
-    if (!driver) {
+    if (!opt.driver) {
         fprintf(stderr, "ss_conformance: --driver is required\n");
         usage(stderr);
         goto out;
     }
-    status = run_suite(driver, name, raw_props, nprops, patterns, npat, case_timeout_s);
+    status = run_suite(&opt);
 out:
-    free(raw_props);
-    free(patterns);
+    free(opt.props);
+    free(opt.patterns);
     return status;
 }

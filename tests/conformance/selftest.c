@@ -13,6 +13,7 @@
 #include "statestore/driver.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,29 @@ static ss_code get_cuts_at_nul(void *self, const ss_op *op, ss_value **out, ss_e
     ss_value_free(*out);
     *out = cut;
     return cut ? SS_OK : ss_error_set(err, SS_NOMEM, "out of memory");
+}
+
+/* Replies pass through one shared slot, filled and read in two steps: under concurrency a
+ * caller can get another caller's reply, as with a connection shared without a lock. */
+static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
+static char slot_data[256];
+static size_t slot_len;
+
+static ss_code get_shared_slot(void *self, const ss_op *op, ss_value **out, ss_error *err)
+{
+    ss_code rc = MEM.get(self, op, out, err);
+    if (rc != SS_OK || !*out || (*out)->len >= sizeof slot_data) return rc;
+    pthread_mutex_lock(&slot_lock);
+    memcpy(slot_data, (*out)->data, (*out)->len);
+    slot_len = (*out)->len;
+    pthread_mutex_unlock(&slot_lock);
+    cf_sleep_ms(1);
+    pthread_mutex_lock(&slot_lock);
+    ss_value *crossed = ss_value_new(slot_data, slot_len, (*out)->etag);
+    pthread_mutex_unlock(&slot_lock);
+    ss_value_free(*out);
+    *out = crossed;
+    return crossed ? SS_OK : ss_error_set(err, SS_NOMEM, "out of memory");
 }
 
 static ss_code get_empty_is_missing(void *self, const ss_op *op, ss_value **out, ss_error *err)
@@ -238,6 +262,35 @@ static ss_code transact_no_rollback(void *self, const ss_op *ops, size_t count,
     return SS_OK;
 }
 
+/* Checks every condition against the state before the transaction, then applies the ops
+ * unconditionally: conditions do not see earlier ops of the same transaction. */
+static ss_code transact_checks_first(void *self, const ss_op *ops, size_t count,
+                                     const ss_pair *metadata, size_t metadata_count, ss_error *err)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (ops[i].cond == SS_COND_ANY) continue;
+        ss_op g = ops[i];
+        g.kind = SS_DRV_GET;
+        ss_value *v = NULL;
+        ss_code rc = MEM.get(self, &g, &v, err);
+        if (rc != SS_OK) return rc;
+        bool ok =
+            ops[i].cond == SS_COND_ABSENT ? !v : v && v->etag && strcmp(v->etag, ops[i].etag) == 0;
+        ss_value_free(v);
+        if (!ok) return ss_error_set(err, SS_ETAG_MISMATCH, "etag mismatch on %s", ops[i].key);
+    }
+    ss_op *plain = calloc(count ? count : 1, sizeof *plain);
+    if (!plain) return ss_error_set(err, SS_NOMEM, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+        plain[i] = ops[i];
+        plain[i].cond = SS_COND_ANY;
+        plain[i].etag = NULL;
+    }
+    ss_code rc = MEM.transact(self, plain, count, metadata, metadata_count, err);
+    free(plain);
+    return rc;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* The mutants                                                                                */
 /* ------------------------------------------------------------------------------------------ */
@@ -325,6 +378,12 @@ static void build_mutants(void)
     d = add("selftest-check-then-write", "conditional sets check, then write unconditionally",
             "race-first-write", "race-etag", NULL);
     d->set = set_check_then_write;
+    d = add("selftest-tx-checks-first", "transaction conditions ignore the earlier ops",
+            "transaction-conditions-in-order", NULL, NULL);
+    d->transact = transact_checks_first;
+    d = add("selftest-crossed-replies", "concurrent gets can receive each other's replies",
+            "concurrent-mixed", NULL, NULL);
+    d->get = get_shared_slot;
     d = add("selftest-delete-ignores-etag", "delete ignores the ETag condition", "etag-sequence",
             "etag-mismatch", NULL);
     d->del = del_ignores_etag;

@@ -65,5 +65,11 @@ cp "$TESTFILE" "$SDKDIR/sdk.test.cjs"
 cd "$SDKDIR" || exit 1
 DAPR_HTTP_PORT=$PORT timeout 300 node --test --test-reporter=spec sdk.test.cjs
 rc=$?
+# a clean SIGTERM exit (sanitizer builds report leaks through the status)
+kill -TERM "$PID"
+wait "$PID"
+drc=$?
+PID=""
+if [ $drc -ne 0 ]; then echo "FAIL: statestored exited with $drc after SIGTERM"; rc=1; fi
 if [ $rc -ne 0 ]; then echo "---- statestored log"; cat "$WORK/daemon.log"; fi
 exit $rc

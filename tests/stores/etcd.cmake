@@ -9,6 +9,11 @@ if(SS_HAVE_ETCD)
               LABELS etcd TIMEOUT 180)
   target_compile_definitions(etcd_cluster_test PRIVATE
     SS_ETCD_CLUSTER_SCRIPT="${CMAKE_SOURCE_DIR}/scripts/services/etcd-cluster.sh")
-  # Both tests stop and start cluster members or share one server: never run them in parallel.
+  # It stops and starts cluster members: never alongside another run of itself.
   set_tests_properties(etcd_cluster_test PROPERTIES RESOURCE_LOCK etcd_cluster)
+  # TLS (client certificates) and auth, each on a private etcd the test starts itself.
+  ss_add_test(etcd_secure_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/etcd_secure_test.c
+              LABELS etcd TIMEOUT 120)
+  target_compile_definitions(etcd_secure_test PRIVATE
+    SS_ETCD_SCRIPT="${CMAKE_SOURCE_DIR}/scripts/services/etcd.sh")
 endif()

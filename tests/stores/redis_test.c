@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "statestore.h"
+#include "stores/redis/redis_internal.h"
 
 static int failures;
 static char prefix[48];
@@ -423,6 +424,24 @@ static int run_node(void)
           err.message);
     threads_test(addr);
     if (raw) timeout_test(addr, raw);
+    /* a plain server named as a cluster seed or as a sentinel: a clear INVALID */
+    ss_pair bp3[] = {{"redisHost", addr}, {"redisType", "cluster"}};
+    bc.properties = bp3;
+    bc.property_count = 2;
+    ss_code oc = ss_open(&bad, &bc, &err);
+    CHECK(oc == SS_INVALID && strstr(err.message, "cluster"), "cluster on a plain server: %s %s",
+          ss_code_name(oc), err.message);
+    ss_pair bp4[] = {{"redisHost", addr}, {"failover", "true"}, {"sentinelMasterName", "m"}};
+    bc.properties = bp4;
+    bc.property_count = 3;
+    oc = ss_open(&bad, &bc, &err);
+    CHECK(oc == SS_INVALID && strstr(err.message, "SENTINEL"), "sentinel on a plain server: %s %s",
+          ss_code_name(oc), err.message);
+    ss_pair bp5[] = {{"redisHost", addr}, {"failover", "true"}};
+    bc.properties = bp5;
+    bc.property_count = 2;
+    oc = ss_open(&bad, &bc, &err);
+    CHECK(oc == SS_INVALID && strstr(err.message, "sentinelMasterName"), "%s", err.message);
     const char *dir = getenv("SS_TEST_REDIS_DIR");
     if (dir && *dir) {
         restart_test(s, SS_REDIS_SCRIPT, dir);
@@ -528,6 +547,46 @@ static int run_cluster(void)
         good += res.items[i].value && strcmp(res.items[i].value->data, vals[i]) == 0;
     CHECK(good == N, "bulk get spread: %d of %d right", good, N);
     ss_results_free(&res);
+
+    /* our CRC16 slot (with hash tags) agrees with the server's CLUSTER KEYSLOT; without this a
+     * wrong slot function would go unnoticed, hidden by MOVED redirects */
+    {
+        redisContext *raw = raw_connect(first);
+        const char *fixed[] = {"{user1000}.following",
+                               "{user1000}.followers",
+                               "foo{}{bar}",
+                               "foo{{bar}}zap",
+                               "foo{bar}{zap}",
+                               "{bar",
+                               "bar}",
+                               "{}",
+                               "a",
+                               "",
+                               "123456789",
+                               "\xff\xfe{\x01}"};
+        int agree = 0, total = 0;
+        for (int i = 0; raw && i < 200 + (int)(sizeof fixed / sizeof fixed[0]); i++) {
+            char kbuf[64];
+            const char *kk;
+            if (i < 200) {
+                snprintf(kbuf, sizeof kbuf, "%s-slot-%d%s", prefix, i, i % 3 ? "" : "{t}");
+                kk = kbuf;
+            } else {
+                kk = fixed[i - 200];
+            }
+            redisReply *ks = redisCommand(raw, "CLUSTER KEYSLOT %b", kk, strlen(kk));
+            total++;
+            if (ks && ks->type == REDIS_REPLY_INTEGER &&
+                ks->integer == ss_redis_key_slot(kk, strlen(kk)))
+                agree++;
+            else
+                fprintf(stderr, "  slot of \"%s\": ours %u, server %lld\n", kk,
+                        ss_redis_key_slot(kk, strlen(kk)), ks ? ks->integer : -1);
+            freeReplyObject(ks);
+        }
+        CHECK(raw && agree == total, "slot function: %d of %d keys agree", agree, total);
+        if (raw) redisFree(raw);
+    }
 
     /* a transaction over two slots: INVALID, and it says to use hash tags */
     ss_operation ops[2] = {
@@ -692,6 +751,40 @@ static int run_sentinel(void)
     printf("writes after failover: %d ok, %d transient failures\n", okset, tries);
     for (int i = 0; i < N; i++) CHECK(value_is(s, keys[i], "post"), "read after failover");
     basics(s, "sen2");
+    /* Leave the set-up healthy for the next test: Sentinel turns the old master into a replica
+     * of the new one only on its next INFO round (about 10 s), and the replica must finish its
+     * sync before a strong write can be acknowledged. Bounded: 40 s. */
+    bool settled = false;
+    for (int i = 0; i < 400 && !settled; i++) {
+        char host[64] = "";
+        int port = 0;
+        r = redisCommand(sen, "SENTINEL get-master-addr-by-name %s", master);
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+            snprintf(host, sizeof host, "%s", r->element[0]->str);
+            port = atoi(r->element[1]->str);
+        }
+        freeReplyObject(r);
+        char maddr[96];
+        snprintf(maddr, sizeof maddr, "%s:%d", host, port);
+        redisContext *m = port ? raw_connect(maddr) : NULL;
+        if (m) {
+            r = redisCommand(m, "INFO replication");
+            settled = r && r->type == REDIS_REPLY_STRING && strstr(r->str, "role:master") &&
+                      strstr(r->str, "state=online");
+            freeReplyObject(r);
+            redisFree(m);
+        }
+        if (!settled) usleep(100000);
+    }
+    CHECK(settled, "the old master did not rejoin as an online replica within 40 s");
+    /* strong writes are acknowledged again once the replica is online */
+    {
+        ss_set_request sr = {.key = keys[0], .value = "strong", .value_len = 6};
+        sr.options.consistency = SS_STRONG;
+        ss_code c = ss_set(NULL, s, &sr, &err);
+        CHECK(c == SS_OK, "strong set after the replica rejoined: %s %s", ss_code_name(c),
+              err.message);
+    }
     ss_delete_request dr[N];
     for (int i = 0; i < N; i++) dr[i] = (ss_delete_request){.key = keys[i]};
     ss_results res = {0};

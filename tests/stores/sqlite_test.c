@@ -349,6 +349,18 @@ static void test_properties(void)
         free(v);
     }
 
+    /* A second state table sharing the default metadata table (already at level 1). */
+    ss_pair second[] = {{"tableName", "second_state"}};
+    s = open_store(second, 1, &err);
+    CHECK(s != NULL);
+    if (s) {
+        CHECK_RC(put(s, "k", "second", 6, NULL, &err), SS_OK, &err);
+        ss_close(s);
+        char *v = raw_text("SELECT value FROM second_state WHERE key = 'k'", NULL);
+        CHECK_STR(v, "second");
+        free(v);
+    }
+
     /* An unopenable path is a clear error naming the cause. */
     ss_pair cs[] = {{"connectionString", "/nonexistent-dir/x/y.db"}};
     ss_config cfg = {.driver = "sqlite3", .properties = cs, .property_count = 1};

@@ -9,7 +9,7 @@ if(SS_HAVE_ZOOKEEPER)
               LIBS ${SSLIB_zookeeper_mt} LABELS zookeeper TIMEOUT 120)
   target_compile_definitions(zookeeper_test PRIVATE THREADED)
   ss_add_test(zookeeper_session_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/zookeeper_session_test.c
-              LABELS zookeeper TIMEOUT 180)
+              LABELS zookeeper TIMEOUT 300)
   target_compile_definitions(zookeeper_session_test PRIVATE
     SS_ZOOKEEPER_SCRIPT="${CMAKE_SOURCE_DIR}/scripts/services/zookeeper.sh")
 endif()

@@ -109,8 +109,9 @@ typedef struct rnode {
     unsigned gen;
     rconn **idle;
     size_t nidle;
-    size_t open;  /* idle + checked out */
-    int replicas; /* connected replicas, for WAIT (strong consistency); -1 unknown */
+    size_t open;         /* idle + checked out */
+    int replicas;        /* connected replicas, for WAIT (strong consistency); -1 unknown */
+    int64_t replicas_at; /* monotonic ms of that count: recounted when older than 5 s */
 } rnode;
 
 typedef struct redis_drv {
@@ -361,6 +362,7 @@ static void probe_replicas(rnode *n, redisContext *c)
     if (r) freeReplyObject(r);
     pthread_mutex_lock(&n->mu);
     n->replicas = count;
+    n->replicas_at = ss_monotonic_ms();
     pthread_mutex_unlock(&n->mu);
 }
 
@@ -376,9 +378,9 @@ static ss_code checkout(redis_drv *d, rnode *n, rconn **out, char *err, size_t e
         until.tv_nsec = (long)(ns % 1000000000LL);
         while (n->nidle == 0 && n->open >= d->pool_size) {
             if (pthread_cond_timedwait(&n->cv, &n->mu, &until) == ETIMEDOUT) {
-                pthread_mutex_unlock(&n->mu);
                 fmt_err(err, errlen, "all %zu connections to %s:%d busy for %lld ms", d->pool_size,
                         n->host, n->port, (long long)d->pool_wait_ms);
+                pthread_mutex_unlock(&n->mu);
                 return SS_TIMEOUT;
             }
         }
@@ -393,7 +395,6 @@ static ss_code checkout(redis_drv *d, rnode *n, rconn **out, char *err, size_t e
     snprintf(host, sizeof host, "%s", n->host);
     int port = n->port;
     unsigned gen = n->gen;
-    bool probe = n->replicas < 0 && d->mode != MODE_CLUSTER;
     pthread_mutex_unlock(&n->mu);
 
     rconn *rc = calloc(1, sizeof *rc);
@@ -409,7 +410,6 @@ static ss_code checkout(redis_drv *d, rnode *n, rconn **out, char *err, size_t e
         return code;
     }
     rc->gen = gen;
-    if (probe) probe_replicas(n, rc->c);
     *out = rc;
     return SS_OK;
 }
@@ -468,7 +468,9 @@ static ss_code sentinel_resolve(redis_drv *d, char *err, size_t errlen)
                     d->seed_ports[i], d->master_name);
             last = SS_INVALID;
         } else if (r && r->type == REDIS_REPLY_ERROR) {
+            /* e.g. "unknown command 'SENTINEL'": redisHost names a plain server */
             fmt_err(err, errlen, "sentinel %s:%d: %s", d->seeds[i], d->seed_ports[i], r->str);
+            last = SS_INVALID;
         } else if (!r) {
             fmt_err(err, errlen, "sentinel %s:%d: %s", d->seeds[i], d->seed_ports[i], ctx_text(c));
         }
@@ -477,6 +479,12 @@ static ss_code sentinel_resolve(redis_drv *d, char *err, size_t errlen)
     }
     pthread_mutex_unlock(&d->sentinel_mu);
     return last;
+}
+
+static void resolve_quietly(redis_drv *d)
+{
+    char serr[CMD_ERR_MAX];
+    (void)sentinel_resolve(d, serr, sizeof serr);
 }
 
 /* The node serving host:port, added when new. Caller holds topo for writing. */
@@ -567,7 +575,11 @@ static ss_code cluster_refresh(redis_drv *d, bool force, char *err, size_t errle
                 ok = false;
                 break;
             }
-            d->nodes[idx]->replicas = ranges[j].replicas;
+            rnode *nd = d->nodes[idx];
+            pthread_mutex_lock(&nd->mu);
+            nd->replicas = ranges[j].replicas;
+            nd->replicas_at = now;
+            pthread_mutex_unlock(&nd->mu);
             for (int s = ranges[j].start; s <= ranges[j].end; s++) d->slots[s] = (uint16_t)idx;
         }
         pthread_rwlock_unlock(&d->topo);
@@ -600,6 +612,21 @@ static rnode *node_for_slot(redis_drv *d, int slot)
 /* ------------------------------------------------------------------------------------------ */
 /* The executor: pipelines on one connection per node, retries, NOSCRIPT, redirects           */
 /* ------------------------------------------------------------------------------------------ */
+
+/* Resets a command without zeroing its message buffer (bulk calls build hundreds). */
+static void cmd_init(rcmd *c)
+{
+    c->argc = 0;
+    c->argv = NULL;
+    c->argvlen = NULL;
+    c->script = NULL;
+    c->slot = -1;
+    c->write = false;
+    c->reply = NULL;
+    c->code = SS_OK;
+    c->unacked = false;
+    c->err[0] = '\0';
+}
 
 static void cmd_fail(rcmd *c, ss_code code, const char *text)
 {
@@ -642,19 +669,31 @@ static void run_on_node(redis_drv *d, rnode *n, rcmd **cmds, size_t m, bool wait
         last = checkout(d, n, &rc, err, sizeof err);
         if (last != SS_OK) {
             if (last == SS_UNAVAILABLE) continue;
+            /* A master that does not even accept connections in time may be gone for good:
+             * ask the sentinels, so the next call goes where they point. */
+            if (last == SS_TIMEOUT && d->mode == MODE_SENTINEL) resolve_quietly(d);
             break; /* pool exhausted, auth failure, bad SELECT: retrying does not help */
         }
         redisContext *c = rc->c;
         bool any_write = false;
+        for (size_t i = 0; i < m; i++) any_write |= cmds[i]->write;
+        int replicas = 0;
+        if (wait && any_write) {
+            /* Replicas come and go (a failover, a resync): recount before a strong write when
+             * the count is older than 5 s (before the pipeline, which must be read in order). */
+            pthread_mutex_lock(&n->mu);
+            bool stale = n->replicas < 0 || ss_monotonic_ms() - n->replicas_at > 5000;
+            pthread_mutex_unlock(&n->mu);
+            if (stale) probe_replicas(n, c);
+            pthread_mutex_lock(&n->mu);
+            replicas = n->replicas;
+            pthread_mutex_unlock(&n->mu);
+        }
         for (size_t i = 0; i < m; i++) {
             if (asking) redisAppendCommand(c, "ASKING");
             redisAppendCommandArgv(c, cmds[i]->argc, cmds[i]->argv, cmds[i]->argvlen);
-            any_write |= cmds[i]->write;
         }
-        pthread_mutex_lock(&n->mu);
-        int replicas = n->replicas;
-        pthread_mutex_unlock(&n->mu);
-        bool do_wait = wait && any_write && replicas > 0;
+        bool do_wait = replicas > 0;
         if (do_wait) redisAppendCommand(c, "WAIT 1 %d", wait_timeout_ms(d));
 
         size_t got = 0;
@@ -701,6 +740,7 @@ static void run_on_node(redis_drv *d, rnode *n, rcmd **cmds, size_t m, bool wait
                 continue;
             }
             for (size_t i = got; i < m; i++) cmd_fail(cmds[i], last, err);
+            if (last == SS_TIMEOUT && d->mode == MODE_SENTINEL) resolve_quietly(d);
             if (got == m) /* only the WAIT answer was lost: replication is unknown */
                 for (size_t i = 0; i < m; i++) cmds[i]->unacked = cmds[i]->write;
             return;
@@ -786,12 +826,14 @@ static void run_on_node(redis_drv *d, rnode *n, rcmd **cmds, size_t m, bool wait
 /* Runs every command, routing by slot in cluster mode and following MOVED/ASK. */
 static ss_code exec_cmds(redis_drv *d, rcmd *cmds, size_t n, bool wait, ss_error *err)
 {
-    rcmd **list = malloc((n ? n : 1) * sizeof *list);
+    if (n == 0) return SS_OK;
+    rcmd *small[4]; /* single operations: no allocation */
+    rcmd **list = n <= 4 ? small : malloc(n * sizeof *list);
     if (!list) return ss_error_set(err, SS_NOMEM, "out of memory");
     if (d->mode != MODE_CLUSTER) {
         for (size_t i = 0; i < n; i++) list[i] = &cmds[i];
         run_on_node(d, d->nodes[0], list, n, wait, false);
-        free(list);
+        if (list != small) free(list);
         return SS_OK;
     }
 
@@ -799,7 +841,7 @@ static ss_code exec_cmds(redis_drv *d, rcmd *cmds, size_t n, bool wait, ss_error
     bool *done = calloc(n ? n : 1, sizeof *done);
     rnode **owner = malloc((n ? n : 1) * sizeof *owner);
     if (!done || !owner) {
-        free(list);
+        if (list != small) free(list);
         free(done);
         free(owner);
         return ss_error_set(err, SS_NOMEM, "out of memory");
@@ -861,7 +903,7 @@ static ss_code exec_cmds(redis_drv *d, rcmd *cmds, size_t n, bool wait, ss_error
         char rerr[CMD_ERR_MAX];
         (void)cluster_refresh(d, false, rerr, sizeof rerr);
     }
-    free(list);
+    if (list != small) free(list);
     free(done);
     free(owner);
     return SS_OK;
@@ -919,7 +961,7 @@ static int key_slot(const redis_drv *d, const ss_op *op)
 /* Fills a SET/DEL command; ETAG_INVALID when the ETag is not a number. */
 static ss_code build_write(redis_drv *d, const ss_op *op, wargs *a, rcmd *c, ss_error *err)
 {
-    memset(c, 0, sizeof *c);
+    cmd_init(c);
     bool set = op->kind == SS_DRV_SET;
     ss_cond cond = op->cond;
     a->cond[0] = (char)('0' + (int)cond);
@@ -1001,8 +1043,8 @@ typedef struct gargs {
 
 static void build_get(redis_drv *d, const ss_op *op, gargs *a, rcmd *hm, rcmd *pt)
 {
-    memset(hm, 0, sizeof *hm);
-    memset(pt, 0, sizeof *pt);
+    cmd_init(hm);
+    cmd_init(pt);
     a->argv[0] = "HMGET";
     a->lens[0] = 5;
     a->argv[1] = op->key;
@@ -1123,8 +1165,8 @@ static ss_code drv_bulk_get(void *self, const ss_op *ops, size_t count, ss_resul
                             ss_error *err)
 {
     redis_drv *d = self;
-    gargs *a = calloc(count ? count : 1, sizeof *a);
-    rcmd *c = calloc(count ? 2 * count : 1, sizeof *c);
+    gargs *a = malloc((count ? count : 1) * sizeof *a);
+    rcmd *c = malloc((count ? 2 * count : 1) * sizeof *c);
     if (!a || !c) {
         free(a);
         free(c);
@@ -1133,7 +1175,7 @@ static ss_code drv_bulk_get(void *self, const ss_op *ops, size_t count, ss_resul
     for (size_t i = 0; i < count; i++) build_get(d, &ops[i], &a[i], &c[2 * i], &c[2 * i + 1]);
     ss_code code = exec_cmds(d, c, 2 * count, false, err);
     for (size_t i = 0; code == SS_OK && i < count; i++) {
-        ss_error e = {0};
+        ss_error e; /* filled before it is read */
         ss_value *v = NULL;
         ss_code ic = read_get(d, &ops[i], &c[2 * i], &c[2 * i + 1], &v, &e);
         if (ic == SS_OK)
@@ -1150,38 +1192,32 @@ static ss_code drv_bulk_get(void *self, const ss_op *ops, size_t count, ss_resul
 static ss_code bulk_write(redis_drv *d, const ss_op *ops, size_t count, ss_results *out,
                           ss_error *err)
 {
-    wargs *a = calloc(count ? count : 1, sizeof *a);
-    rcmd *c = calloc(count ? count : 1, sizeof *c);
-    if (!a || !c) {
-        free(a);
-        free(c);
-        return ss_error_set(err, SS_NOMEM, "out of memory");
-    }
-    /* Items with a malformed ETag fail alone; the rest go out in one pipeline. */
-    size_t m = 0;
-    bool strong = false;
-    rcmd *send = calloc(count ? count : 1, sizeof *send);
-    size_t *idx = calloc(count ? count : 1, sizeof *idx);
+    wargs *a = malloc((count ? count : 1) * sizeof *a);
+    rcmd *send = malloc((count ? count : 1) * sizeof *send);
+    size_t *idx = malloc((count ? count : 1) * sizeof *idx);
     ss_code code = SS_OK;
-    if (!send || !idx) {
+    if (!a || !send || !idx) {
         code = ss_error_set(err, SS_NOMEM, "out of memory");
         goto done;
     }
+    /* Items with a malformed ETag fail alone; the rest go out in one pipeline. An ss_error is
+     * only read after a call filled it, so it is not zeroed (1 KiB per item). */
+    size_t m = 0;
+    bool strong = false;
     for (size_t i = 0; i < count; i++) {
-        ss_error e = {0};
-        ss_code bc = build_write(d, &ops[i], &a[i], &c[i], &e);
+        ss_error e;
+        ss_code bc = build_write(d, &ops[i], &a[i], &send[m], &e);
         if (bc != SS_OK) {
             item_error(&out->items[i], bc, &e);
             continue;
         }
         strong |= ops[i].consistency == SS_CONSISTENCY_STRONG;
-        send[m] = c[i];
         idx[m++] = i;
     }
     code = exec_cmds(d, send, m, strong, err);
     for (size_t j = 0; code == SS_OK && j < m; j++) {
         size_t i = idx[j];
-        ss_error e = {0};
+        ss_error e;
         char *etag = NULL;
         ss_code ic = read_write(&ops[i], &send[j], ops[i].kind == SS_DRV_SET ? &etag : NULL, &e);
         if (ic == SS_OK)
@@ -1193,7 +1229,6 @@ static ss_code bulk_write(redis_drv *d, const ss_op *ops, size_t count, ss_resul
 done:
     free(send);
     free(idx);
-    free(c);
     free(a);
     return code;
 }

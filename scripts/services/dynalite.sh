@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# dynalite (DynamoDB emulator, npm dynalite@4.0.0) for the tests (contract: scripts/services/lib.sh).
+#   dynalite.sh start DIR   start on a free port; writes DIR/dynalite.env
+#                           (SS_TEST_DYNAMODB_ENDPOINT, SS_TEST_DYNAMODB_REGION,
+#                           SS_TEST_DYNAMODB_ACCESS_KEY, SS_TEST_DYNAMODB_SECRET_KEY)
+#   dynalite.sh stop DIR    stop it
+# The npm package is installed once into ${SS_NPM_CACHE:-/var/tmp/statestore-npm}.
+# dynalite checks only the shape of a SigV4 signature, never its value (see
+# /work/shared/services.md §4.1 and docs/stores/dynamodb.md).
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
+
+cmd=${1:-}
+DIR=${2:-}
+[ -n "$cmd" ] && [ -n "$DIR" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
+D="$DIR/dynalite"
+NPM=${SS_NPM_CACHE:-/var/tmp/statestore-npm}
+# Both emulators in one install: installing one alone would prune the other from the prefix.
+PKGS="dynalite@4.0.0 azurite@3.35.0"
+
+case "$cmd" in
+start)
+  command -v node >/dev/null || { echo "dynalite.sh: node not installed" >&2; exit 1; }
+  mkdir -p "$D" "$NPM"
+  if [ ! -f "$NPM/node_modules/dynalite/cli.js" ] ||
+     ! grep -q '"version": "4.0.0"' "$NPM/node_modules/dynalite/package.json"; then
+    # A lock keeps parallel starts (dynalite.sh, azurite.sh) from racing on one npm prefix.
+    (flock 9; npm install --prefix "$NPM" --no-audit --no-fund $PKGS \
+       >"$D/npm.log" 2>&1) 9>"$NPM.lock" ||
+      { echo "dynalite.sh: npm install $PKGS failed (see $D/npm.log)" >&2; exit 1; }
+  fi
+  port=$(free_port)
+  nohup node "$NPM/node_modules/dynalite/cli.js" --host 127.0.0.1 --port "$port" \
+    --createTableMs 0 --deleteTableMs 0 --updateTableMs 0 >"$D/dynalite.log" 2>&1 </dev/null &
+  echo $! >"$D/dynalite.pid"
+  if ! wait_cmd 30 curl -sf "http://127.0.0.1:$port/"; then
+    echo "dynalite.sh: dynalite on port $port not ready (see $D/dynalite.log)" >&2
+    stop_pidfile "$D/dynalite.pid"
+    exit 1
+  fi
+  {
+    printf 'export SS_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:%s\n' "$port"
+    printf 'export SS_TEST_DYNAMODB_REGION=us-east-1\n'
+    printf 'export SS_TEST_DYNAMODB_ACCESS_KEY=AKIDLOCALTEST\n'
+    printf 'export SS_TEST_DYNAMODB_SECRET_KEY=local-test-secret-not-a-real-key\n'
+  } >"$DIR/dynalite.env"
+  echo "dynalite.sh: dynalite ready on 127.0.0.1:$port"
+  ;;
+stop)
+  stop_pidfile "$D/dynalite.pid"
+  ;;
+*)
+  echo "usage: $0 start|stop DIR" >&2; exit 2
+  ;;
+esac
