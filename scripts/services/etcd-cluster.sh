@@ -48,7 +48,7 @@ start)
   eps=""
   for n in 1 2 3; do
     port=$(cat "$D/m$n.cport")
-    if ! wait_cmd 30 curl -sf "http://127.0.0.1:$port/health"; then
+    if ! wait_cmd 30 curl -sf --max-time 2 "http://127.0.0.1:$port/health"; then
       echo "etcd-cluster.sh: member m$n on port $port not ready (see $D/m$n.log)" >&2
       for k in 1 2 3; do stop_pidfile "$D/m$k.pid"; done
       exit 1
@@ -71,7 +71,7 @@ start-member)
   [ -f "$D/m$n.cport" ] || { echo "etcd-cluster.sh: not started in $DIR" >&2; exit 1; }
   if [ -f "$D/m$n.pid" ] && pid_alive "$(cat "$D/m$n.pid")"; then exit 0; fi
   launch "$n" existing
-  wait_cmd 30 curl -sf "http://127.0.0.1:$(cat "$D/m$n.cport")/health" ||
+  wait_cmd 30 curl -sf --max-time 2 "http://127.0.0.1:$(cat "$D/m$n.cport")/health" ||
     { echo "etcd-cluster.sh: member m$n did not come back (see $D/m$n.log)" >&2; exit 1; }
   ;;
 *)

@@ -47,7 +47,7 @@ start)
     --initial-cluster "ss-test=http://127.0.0.1:$pport" --initial-cluster-state new \
     --log-outputs stderr >"$D/etcd.log" 2>&1 </dev/null &
   echo $! >"$D/etcd.pid"
-  if ! wait_cmd 20 curl -sf "${curl_args[@]}" "$scheme://127.0.0.1:$cport/health"; then
+  if ! wait_cmd 20 curl -sf --max-time 2 "${curl_args[@]}" "$scheme://127.0.0.1:$cport/health"; then
     echo "etcd.sh: etcd on port $cport not ready (see $D/etcd.log)" >&2
     stop_pidfile "$D/etcd.pid"
     exit 1

@@ -17,7 +17,8 @@ DIR=${2:-}
 D="$DIR/zookeeper"
 JAR=/usr/share/java/zookeeper.jar
 
-ruok() { [ "$(printf ruok | nc -N 127.0.0.1 "$1" 2>/dev/null)" = imok ]; }
+# Bounded: a server still starting can accept the connection and never answer.
+ruok() { [ "$(printf ruok | timeout 3 nc -N -w 2 127.0.0.1 "$1" 2>/dev/null)" = imok ]; }
 
 launch() {
   local port=$1

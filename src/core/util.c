@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,38 +43,62 @@ char *ss_strndup(const char *s, size_t n)
 
 /* ---- values ---- */
 
+/*
+ * A value, its data and its ETag live in one allocation: reads are the hot path of every store,
+ * and three mallocs per get cost more than the in-memory lookup itself. The hidden header
+ * records the block's extent so ss_value_free can tell inline parts from ones a driver replaced
+ * with separately allocated strings (those are freed on their own).
+ */
+typedef struct value_block {
+    size_t size; /* bytes from the start of this header */
+    ss_value value;
+} value_block;
+
+static value_block *block_of(ss_value *v)
+{
+    return (value_block *)((char *)v - offsetof(value_block, value));
+}
+
+static bool inside_block(const value_block *b, const void *p)
+{
+    return (const char *)p >= (const char *)b && (const char *)p < (const char *)b + b->size;
+}
+
 ss_value *ss_value_new(const void *data, size_t len, const char *etag)
 {
     if (!data && len > 0) return NULL;
-    if (len == SIZE_MAX) return NULL;
-    ss_value *v = calloc(1, sizeof *v);
-    if (!v) return NULL;
-    v->data = malloc(len + 1);
-    if (!v->data) goto fail;
+    size_t etag_len = etag ? strlen(etag) : 0;
+    size_t need = sizeof(value_block);
+    if (len > SIZE_MAX - need - 2 - etag_len) return NULL;
+    need += len + 1 + (etag ? etag_len + 1 : 0);
+    value_block *b = malloc(need);
+    if (!b) return NULL;
+    b->size = need;
+    ss_value *v = &b->value;
+    memset(v, 0, sizeof *v);
+    v->data = (char *)(b + 1);
     if (len) memcpy(v->data, data, len);
     v->data[len] = '\0';
     v->len = len;
     if (etag) {
-        v->etag = ss_strdup(etag);
-        if (!v->etag) goto fail;
+        v->etag = v->data + len + 1;
+        memcpy(v->etag, etag, etag_len + 1);
     }
     return v;
-fail:
-    ss_value_free(v);
-    return NULL;
 }
 
 void ss_value_free(ss_value *value)
 {
     if (!value) return;
+    value_block *b = block_of(value);
     for (size_t i = 0; i < value->metadata_count; i++) {
         free((char *)value->metadata[i].name);
         free((char *)value->metadata[i].value);
     }
     free(value->metadata);
-    free(value->data);
-    free(value->etag);
-    free(value);
+    if (value->data && !inside_block(b, value->data)) free(value->data);
+    if (value->etag && !inside_block(b, value->etag)) free(value->etag);
+    free(b);
 }
 
 const char *ss_value_meta(const ss_value *value, const char *name)
@@ -177,11 +204,40 @@ static void fill_random(unsigned char *buf, size_t len)
     }
 }
 
+/* Bumped in every forked child: thread-local random pools compare against it. */
+static _Atomic unsigned fork_generation = 1;
+static pthread_once_t fork_hook_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void)
+{
+    atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
+}
+
+static void install_fork_hook(void)
+{
+    pthread_atfork(NULL, NULL, on_fork_child);
+}
+
 void ss_uuid4(char out[37])
 {
     static const char hex[] = "0123456789abcdef";
+    /* One getrandom(2) per ETag cost more than the whole in-memory write, so each thread draws
+     * 512 bytes at a time. A fork bumps the generation, so a child never replays the parent's
+     * unused bytes (which would repeat its ETags); getpid() per call would be a syscall here. */
+    static _Thread_local unsigned char pool[512];
+    static _Thread_local size_t pool_used = sizeof pool;
+    static _Thread_local unsigned pool_gen;
+    pthread_once(&fork_hook_once, install_fork_hook);
+    unsigned gen = atomic_load_explicit(&fork_generation, memory_order_relaxed);
+    if (pool_used + 16 > sizeof pool || pool_gen != gen) {
+        fill_random(pool, sizeof pool);
+        pool_used = 0;
+        pool_gen = gen;
+    }
     unsigned char b[16];
-    fill_random(b, sizeof b);
+    memcpy(b, pool + pool_used, sizeof b);
+    memset(pool + pool_used, 0, sizeof b);
+    pool_used += sizeof b;
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
     size_t o = 0;

@@ -251,11 +251,18 @@ static const dstore *resolve_store(const dserver *s, const char *name, hresp *r)
 
 /* Checks a user key and builds the stored key (prefix + key) in buf when it fits, else in the
  * arena. NULL after writing a 400 (or OOM). */
-static char *make_key_buf(const dstore *st, const char *key, size_t klen, arena *a, hresp *r,
-                          const char *where, char *buf, size_t buflen)
+static char *make_key_buf(const dserver *s, const dstore *st, const char *key, size_t klen,
+                          arena *a, hresp *r, const char *where, char *buf, size_t buflen)
 {
     if (klen == 0) {
         err_resp(r, 400, "ERR_MALFORMED_REQUEST", "%s\"key\" is a required field", where);
+        return NULL;
+    }
+    if (s->max_key_len && klen > s->max_key_len) {
+        /* the key itself is not echoed: it may be megabytes */
+        err_resp(r, 400, "ERR_MALFORMED_REQUEST",
+                 "%skey is %zu bytes, longer than the limit of %zu (--max-key-length)", where, klen,
+                 s->max_key_len);
         return NULL;
     }
     if (memchr(key, '\0', klen)) {
@@ -279,10 +286,19 @@ static char *make_key_buf(const dstore *st, const char *key, size_t klen, arena 
     return k;
 }
 
-static char *make_key(const dstore *st, const char *key, size_t klen, arena *a, hresp *r,
-                      const char *where)
+static char *make_key(const dserver *s, const dstore *st, const char *key, size_t klen, arena *a,
+                      hresp *r, const char *where)
 {
-    return make_key_buf(st, key, klen, a, r, where, NULL, 0);
+    return make_key_buf(s, st, key, klen, a, r, where, NULL, 0);
+}
+
+/* --max-bulk-items: checked before anything is allocated per item. */
+static bool too_many(const dserver *s, size_t n, const char *what, const char *code, hresp *r)
+{
+    if (!s->max_items || n <= s->max_items) return false;
+    err_resp(r, 400, code, "too many %s in one request: %zu, the limit is %zu (--max-bulk-items)",
+             what, n, s->max_items);
+    return true;
 }
 
 static int status_of(ss_code c)
@@ -403,7 +419,7 @@ static void h_get(const dserver *s, const dstore *st, const char *key, size_t kl
 {
     arena a = {0};
     char kbuf[512];
-    char *k = make_key_buf(st, key, klen, &a, r, "", kbuf, sizeof kbuf);
+    char *k = make_key_buf(s, st, key, klen, &a, r, "", kbuf, sizeof kbuf);
     ss_get_request g = {.key = k, .consistency = query_get(q, "consistency")};
     if (!k || !query_metadata(q, &a, (ss_pair **)&g.metadata, &g.metadata_count)) {
         if (k) oom_resp(r);
@@ -442,7 +458,7 @@ static void h_delete(const dserver *s, const dstore *st, const char *key, size_t
 {
     arena a = {0};
     char kbuf[512];
-    char *k = make_key_buf(st, key, klen, &a, r, "", kbuf, sizeof kbuf);
+    char *k = make_key_buf(s, st, key, klen, &a, r, "", kbuf, sizeof kbuf);
     ss_delete_request d = {
         .key = k,
         .etag = q->if_match && *q->if_match ? q->if_match : NULL,
@@ -502,6 +518,7 @@ static void h_save(const dserver *s, const dstore *st, const hreq *q, hresp *r)
         empty_resp(r, 204);
         goto out;
     }
+    if (too_many(s, n, "state items", "ERR_MALFORMED_REQUEST", r)) goto out;
     ss_pair *qmd;
     size_t nqmd;
     ss_set_request *reqs = ar_alloc(&a, n * sizeof *reqs);
@@ -523,7 +540,7 @@ static void h_save(const dserver *s, const dstore *st, const hreq *q, hresp *r)
             goto out;
         }
         const char *key = it.key ? it.key : "";
-        char *k = make_key(st, key, strlen(key), &a, r, where);
+        char *k = make_key(s, st, key, strlen(key), &a, r, where);
         if (!k) goto out;
         reqs[i] = (ss_set_request){
             .key = k,
@@ -616,6 +633,7 @@ static void h_bulk(const dserver *s, const dstore *st, const hreq *q, hresp *r)
         goto out;
     }
     size_t n = keys >= 0 && jdoc_type(d, keys) == J_ARRAY ? (size_t)jdoc_size(d, keys) : 0;
+    if (too_many(s, n, "keys", "ERR_MALFORMED_REQUEST", r)) goto out;
     ss_get_request *reqs = ar_alloc(&a, (n ? n : 1) * sizeof *reqs);
     char **ukeys = ar_alloc(&a, (n ? n : 1) * sizeof *ukeys);
     size_t *ulens = ar_alloc(&a, (n ? n : 1) * sizeof *ulens);
@@ -637,7 +655,7 @@ static void h_bulk(const dserver *s, const dstore *st, const hreq *q, hresp *r)
             oom_resp(r);
             goto out;
         }
-        char *k = make_key(st, ukeys[i], ulens[i], &a, r, where);
+        char *k = make_key(s, st, ukeys[i], ulens[i], &a, r, where);
         if (!k) goto out;
         reqs[i] = (ss_get_request){.key = k, .metadata = md, .metadata_count = nmd};
     }
@@ -746,6 +764,7 @@ static void h_transaction(const dserver *s, const dstore *st, const hreq *q, hre
         empty_resp(r, 204);
         goto out;
     }
+    if (too_many(s, n, "operations", "ERR_STATE_STORE_TOO_MANY_TRANSACTIONS", r)) goto out;
     ss_operation *op = ar_alloc(&a, n * sizeof *op);
     if (!op) {
         oom_resp(r);
@@ -782,7 +801,7 @@ static void h_transaction(const dserver *s, const dstore *st, const hreq *q, hre
             goto out;
         }
         const char *key = it.key ? it.key : "";
-        char *k = make_key(st, key, strlen(key), &a, r, where);
+        char *k = make_key(s, st, key, strlen(key), &a, r, where);
         if (!k) goto out;
         ss_write_options o = {.concurrency = it.concurrency, .consistency = it.consistency};
         if (kind && strcmp(kind, "upsert") == 0) {

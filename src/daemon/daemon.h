@@ -28,6 +28,9 @@ typedef struct dserver {
     const char *app_id; /* "" when not given */
     const char *token;  /* DAPR_API_TOKEN, or NULL when auth is off */
     size_t token_len;
+    size_t max_key_len; /* longest key a request may name, in bytes; 0 = no limit */
+    size_t max_items;   /* most keys in a bulk get, items in a save, operations in a
+                           transaction; 0 = no limit */
 } dserver;
 
 typedef struct hreq {

@@ -30,7 +30,13 @@
 #define DEFAULT_MAX_BODY  (4u << 20)
 #define MAX_MAX_BODY      (1u << 30) /* the JSON tokenizer indexes with int */
 #define DEFAULT_TIMEOUT_S 30
-#define DRAIN_TIMEOUT_S   30
+/* Whole-request deadline: the idle timeout alone lets a client drip one byte per 29 s. */
+#define DEFAULT_REQUEST_TIMEOUT_S 60
+#define DEFAULT_MAX_KEY_LEN       4096
+#define DEFAULT_MAX_ITEMS         10000
+#define MIN_HEADER_SIZE           (4u << 10)
+#define MAX_HEADER_SIZE           (1u << 20)
+#define DRAIN_TIMEOUT_S           30
 /* Per-connection buffer for the request line and headers (bodies go to our own buffer): half
  * of libmicrohttpd's 32 KiB default, so thousands of idle keep-alive connections stay cheap. */
 #define CONNECTION_MEMORY    (16u << 10)
@@ -110,6 +116,11 @@ typedef struct options {
     const char *default_store_path;
     unsigned threads;
     unsigned timeout_s;
+    unsigned request_timeout_s;
+    size_t header_size;
+    unsigned max_conns; /* 0 = as many as descriptors allow */
+    unsigned max_key_len;
+    unsigned max_items;
 } options;
 
 static void usage(FILE *f)
@@ -133,6 +144,21 @@ static void usage(FILE *f)
             "4)\n"
             "  --connection-timeout SECONDS  close connections idle or stalled this long "
             "(default 30)\n"
+            "  --request-timeout SECONDS     a request body must arrive within this time, else "
+            "408\n"
+            "                                (default 60)\n"
+            "  --max-header-size SIZE        request line + headers per connection, 4Ki..1Mi, "
+            "else 431\n"
+            "                                (default 16Ki)\n"
+            "  --max-connections N           open connections served; more get 503 (default: "
+            "as many\n"
+            "                                as file descriptors allow)\n"
+            "  --max-key-length N            longest key in bytes, else 400 (default 4096; 0 = "
+            "no limit)\n"
+            "  --max-bulk-items N            most keys/items/operations in one bulk get, save "
+            "or\n"
+            "                                transaction, else 400 (default 10000; 0 = no "
+            "limit)\n"
             "  --version                     print the version and exit\n"
             "  --help                        print this help and exit\n\n"
             "Environment: DAPR_API_TOKEN (require header dapr-api-token on every request but "
@@ -310,6 +336,39 @@ static int parse_args(int argc, char **argv, options *o)
         } else if (strcmp(name, "connection-timeout") == 0) {
             if (!parse_uint(val, 86400, &o->timeout_s) || o->timeout_s == 0) {
                 fprintf(stderr, "statestored: --connection-timeout: \"%s\" is not 1..86400\n", val);
+                return 2;
+            }
+        } else if (strcmp(name, "request-timeout") == 0) {
+            if (!parse_uint(val, 86400, &o->request_timeout_s) || o->request_timeout_s == 0) {
+                fprintf(stderr, "statestored: --request-timeout: \"%s\" is not 1..86400\n", val);
+                return 2;
+            }
+        } else if (strcmp(name, "max-header-size") == 0) {
+            if (!parse_size(val, &o->header_size) || o->header_size < MIN_HEADER_SIZE ||
+                o->header_size > MAX_HEADER_SIZE) {
+                fprintf(stderr,
+                        "statestored: --max-header-size: \"%s\" is not a size from 4Ki to 1Mi\n",
+                        val);
+                return 2;
+            }
+        } else if (strcmp(name, "max-connections") == 0) {
+            if (!parse_uint(val, 1000000, &o->max_conns) || o->max_conns == 0) {
+                fprintf(stderr, "statestored: --max-connections: \"%s\" is not 1..1000000\n", val);
+                return 2;
+            }
+        } else if (strcmp(name, "max-key-length") == 0) {
+            if (!parse_uint(val, UINT_MAX, &o->max_key_len)) {
+                fprintf(stderr,
+                        "statestored: --max-key-length: \"%s\" is not a byte count (0 = no "
+                        "limit)\n",
+                        val);
+                return 2;
+            }
+        } else if (strcmp(name, "max-bulk-items") == 0) {
+            if (!parse_uint(val, UINT_MAX, &o->max_items)) {
+                fprintf(stderr,
+                        "statestored: --max-bulk-items: \"%s\" is not a count (0 = no limit)\n",
+                        val);
                 return 2;
             }
         } else if (in_list(ignored_value_flags, name)) {
@@ -508,6 +567,9 @@ typedef struct server {
     dserver api;
     size_t max_body;
     atomic_long inflight;
+    atomic_long conns;  /* open connections, counted by on_connection */
+    long max_conns;     /* --max-connections; 0 = no limit of ours */
+    long req_timeout_s; /* --request-timeout */
 } server;
 
 /* Per request: the body as it arrives. */
@@ -516,6 +578,8 @@ typedef struct reqctx {
     size_t len, cap;
     bool too_large;
     bool responded;
+    size_t expect;         /* Content-Length, 0 when absent */
+    struct timespec start; /* headers complete */
 } reqctx;
 
 typedef struct qctx {
@@ -663,6 +727,29 @@ static enum MHD_Result serve(server *srv, struct MHD_Connection *conn, const cha
     return ok;
 }
 
+static bool request_late(const server *srv, const reqctx *ctx)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec - ctx->start.tv_sec > srv->req_timeout_s ||
+           (now.tv_sec - ctx->start.tv_sec == srv->req_timeout_s &&
+            now.tv_nsec >= ctx->start.tv_nsec);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    server *srv = cls;
+    static char over_limit; /* marker: this connection was accepted over --max-connections */
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        long n = atomic_fetch_add(&srv->conns, 1) + 1;
+        /* decided at accept time, so connections already open keep being served */
+        *socket_ctx = srv->max_conns && n > srv->max_conns ? &over_limit : NULL;
+    } else {
+        atomic_fetch_sub(&srv->conns, 1);
+    }
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **con_cls)
@@ -674,6 +761,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!ctx) return MHD_NO;
         *con_cls = ctx;
         atomic_fetch_add(&srv->inflight, 1);
+        clock_gettime(CLOCK_MONOTONIC, &ctx->start);
+        /* Over --max-connections: answered (and closed) rather than silently dropped, so the
+         * client learns why. MHD's own hard limit is set a little above ours for this. */
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        if (ci && ci->socket_context) {
+            ctx->responded = true;
+            return simple_error(conn, method, url, 503, "ERR_TOO_MANY_CONNECTIONS",
+                                "too many open connections (--max-connections); retry later");
+        }
         /* A response queued before MHD has read the whole request makes it close the
          * connection, so only an over-limit body is answered here. */
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -686,6 +783,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                 return simple_error(conn, method, url, 413, "ERR_REQUEST_TOO_LARGE",
                                     "the request body is larger than --max-body-size");
             }
+            ctx->expect = (size_t)n;
             /* the length is known and within the limit: one allocation for the whole body */
             if (n > 0 && (ctx->body = malloc((size_t)n + 1)) != NULL) ctx->cap = (size_t)n + 1;
         }
@@ -694,6 +792,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
+        bool completes = ctx->expect && ctx->len + n >= ctx->expect;
+        if (!ctx->responded && !completes && request_late(srv, ctx)) {
+            /* MHD accepts no response while a body is still arriving: a client this slow is
+             * cut off. The last piece of a late body is let through: it gets a 408 below. */
+            dlog(SS_LOG_WARN,
+                 "%s %s: closing the connection: the request body did not arrive "
+                 "within --request-timeout (%ld s)",
+                 method, url, srv->req_timeout_s);
+            return MHD_NO;
+        }
         if (ctx->responded || ctx->too_large) {
             /* Chunked uploads have no length up front: drain (bounded) and answer 413 at the
              * end; a client that keeps going far past the limit is cut off. */
@@ -725,6 +833,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (ctx->responded) return MHD_YES;
     ctx->responded = true;
+    if (request_late(srv, ctx))
+        return simple_error(conn, method, url, 408, "ERR_REQUEST_TIMEOUT",
+                            "the request body did not arrive within --request-timeout");
     if (ctx->too_large)
         return simple_error(conn, method, url, 413, "ERR_REQUEST_TOO_LARGE",
                             "the request body is larger than --max-body-size");
@@ -781,7 +892,11 @@ int main(int argc, char **argv)
                  .app_id = "",
                  .max_body = DEFAULT_MAX_BODY,
                  .default_store_path = DEFAULT_STORE_PATH,
-                 .timeout_s = DEFAULT_TIMEOUT_S};
+                 .timeout_s = DEFAULT_TIMEOUT_S,
+                 .request_timeout_s = DEFAULT_REQUEST_TIMEOUT_S,
+                 .header_size = CONNECTION_MEMORY,
+                 .max_key_len = DEFAULT_MAX_KEY_LEN,
+                 .max_items = DEFAULT_MAX_ITEMS};
     int rc = parse_args(argc, argv, &o);
     if (rc) {
         free(o.dirs);
@@ -812,7 +927,16 @@ int main(int argc, char **argv)
 
     static server srv;
     srv.max_body = o.max_body;
+    srv.req_timeout_s = o.request_timeout_s;
     srv.api.app_id = o.app_id;
+    srv.api.max_key_len = o.max_key_len;
+    srv.api.max_items = o.max_items;
+    unsigned conn_limit = raise_fd_limit();
+    if (o.max_conns) {
+        srv.max_conns = o.max_conns;
+        /* room above ours to accept, answer 503 and close */
+        if (o.max_conns + 64u < conn_limit) conn_limit = o.max_conns + 64u;
+    }
     const char *tok = getenv("DAPR_API_TOKEN");
     if (tok && *tok) {
         srv.api.token = tok;
@@ -837,10 +961,10 @@ int main(int argc, char **argv)
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, (uint16_t)o.port, NULL, NULL, on_request, &srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
         NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, o.threads,
-        MHD_OPTION_CONNECTION_TIMEOUT, o.timeout_s, MHD_OPTION_CONNECTION_LIMIT, raise_fd_limit(),
+        MHD_OPTION_CONNECTION_TIMEOUT, o.timeout_s, MHD_OPTION_CONNECTION_LIMIT, conn_limit,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, &srv, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape,
         NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)CONNECTION_MEMORY, MHD_OPTION_END);
+        o.header_size, MHD_OPTION_NOTIFY_CONNECTION, on_connection, &srv, MHD_OPTION_END);
     if (!d) {
         dlog(SS_LOG_ERROR, "cannot listen on %s:%u: %s", o.listen, o.port, strerror(errno));
         stores_free(&srv.api);

@@ -358,7 +358,7 @@ static ss_code call(dynamo *d, const char *op, const json_t *req, json_t **out, 
         break;
     }
     free(body);
-    scrub_all(d, err);
+    if (code != SS_OK) scrub_all(d, err);
     return code;
 }
 
@@ -522,9 +522,11 @@ static ss_code dyn_get(void *self, const ss_op *op, ss_value **out, ss_error *er
 static ss_code dyn_set(void *self, const ss_op *op, char **etag_out, ss_error *err)
 {
     dynamo *d = self;
+    ss_error local;
+    if (!err) err = &local; /* build_item reports its code through err */
     char etag[37];
     json_t *item = build_item(d, op, etag, err);
-    if (!item) return err ? err->code : SS_INVALID;
+    if (!item) return err->code;
     json_t *req = json_pack("{s:s, s:o}", "TableName", d->table, "Item", item);
     if (!req) return ss_error_set(err, SS_NOMEM, "out of memory");
     ss_code code = add_condition(d, req, op->cond, op->etag, err);
@@ -918,13 +920,15 @@ static ss_code dyn_transact(void *self, const ss_op *ops, size_t count, const ss
     dynamo *d = self;
     (void)metadata;
     (void)metadata_count;
+    ss_error local;
+    if (!err) err = &local; /* tx_request reports its code through err */
     if (count == 0) return SS_OK;
     folded *fs = calloc(count, sizeof *fs);
     if (!fs) return ss_error_set(err, SS_NOMEM, "out of memory");
     size_t n = 0;
     ss_code code = fold_ops(ops, count, fs, &n, err);
     json_t *req = code == SS_OK ? tx_request(d, fs, n, err) : NULL;
-    if (code == SS_OK && !req) code = err ? err->code : SS_NOMEM;
+    if (code == SS_OK && !req) code = err->code;
     if (code == SS_OK) {
         json_t *resp = NULL, *ebody = NULL;
         code = call(d, "TransactWriteItems", req, &resp, &ebody, err);
@@ -934,7 +938,7 @@ static ss_code dyn_transact(void *self, const ss_op *ops, size_t count, const ss
     }
     json_decref(req);
     free(fs);
-    scrub_all(d, err);
+    if (code != SS_OK) scrub_all(d, err);
     return code;
 }
 

@@ -308,8 +308,9 @@ static ss_code call(fs *f, const char *method, const json_t *body, json_t **out,
      * as a conflict: for an ETag condition it is still just a mismatch. */
     if (status == 400 && msg && strstr(msg, "base version")) {
         if (status_name) snprintf(status_name, status_len, "%s", "BASE_VERSION");
+        rc = ss_error_set(err, SS_ETAG_MISMATCH, "%s", msg);
         json_decref(resp);
-        return ss_error_set(err, SS_ETAG_MISMATCH, "%s", msg);
+        return rc;
     }
     if (status == 401 || status == 403) {
         rc = ss_error_set(err, SS_BACKEND, "%s: authentication failed (HTTP %ld): %s", method,
@@ -491,13 +492,15 @@ static ss_code fs_open(void *self, ss_ctx *ctx, ss_error *err)
         fs_close(f);
         return ss_error_set(err, SS_NOMEM, "out of memory");
     }
-    if (!(endpoint && *endpoint)) {
-        if (!pkey || !*pkey) {
-            fs_close(f);
-            return ss_error_set(err, SS_INVALID,
-                                "property private_key: required (with client_email) unless "
-                                "endpoint or DATASTORE_EMULATOR_HOST names an emulator");
-        }
+    /* Credentials are used whenever they are given (also with a custom endpoint); without
+     * them only an emulator can be talked to, as with Google's own client libraries. */
+    if (!(endpoint && *endpoint) && (!pkey || !*pkey)) {
+        fs_close(f);
+        return ss_error_set(err, SS_INVALID,
+                            "property private_key: required (with client_email) unless "
+                            "endpoint or DATASTORE_EMULATOR_HOST names an emulator");
+    }
+    if (pkey && *pkey) {
         rc = ss_google_auth_new(&f->auth, ss_prop(ctx, "client_email"), pkey,
                                 ss_prop(ctx, "private_key_id"), ss_prop(ctx, "token_uri"),
                                 SS_GOOGLE_DATASTORE_SCOPE, err);

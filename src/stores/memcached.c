@@ -398,13 +398,26 @@ static ss_code gets_raw(memcached_st *mc, const mkey *mk, char **data, size_t *l
     return code;
 }
 
+/* The CAS as decimal text (buf >= 21 bytes), without printf on the bulk path. */
+static void cas_text(uint64_t v, char *buf)
+{
+    char tmp[21];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (int i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
+    buf[n] = 0;
+}
+
 static ss_code make_value(const mkey *mk, const ss_op *op, const char *data, size_t len,
                           uint64_t cas, ss_value **out, ss_error *err)
 {
     *out = NULL;
     if (!unwrap_value(mk, op->key, op->key_len, &data, &len)) return SS_OK;
     char etag[24];
-    snprintf(etag, sizeof etag, "%llu", (unsigned long long)cas);
+    cas_text(cas, etag);
     *out = ss_value_new(data, len, etag);
     if (!*out) return ss_error_set(err, SS_NOMEM, "out of memory");
     return SS_OK;
@@ -441,6 +454,21 @@ static int slot_cmp(const void *a, const void *b)
     int c = memcmp(x->ptr, y->ptr, n);
     if (c) return c;
     return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* Puts one reply into a bulk item, unless the item already has its answer. */
+static void fill_item(ss_item_result *it, const mkey *mk, const ss_op *op,
+                      const memcached_result_st *res)
+{
+    if (it->value || it->code != SS_OK) return;
+    ss_error e;
+    e.message[0] = 0; /* set on failure; zeroing all of it per item is measurable */
+    ss_code r = make_value(mk, op, memcached_result_value(res), memcached_result_length(res),
+                           memcached_result_cas(res), &it->value, &e);
+    if (r != SS_OK) {
+        it->code = r;
+        it->error = ss_strdup(e.message);
+    }
 }
 
 /* One multi-get for every key; results are matched back by key (duplicates included). */
@@ -482,31 +510,34 @@ static ss_code mc_bulk_get(void *self, const ss_op *ops, size_t count, ss_result
         code = ss_error_set(err, SS_NOMEM, "out of memory");
         goto done;
     }
+    /* Replies come in request order per server, so the next unanswered request usually
+     * matches; otherwise the sorted index finds it (and every duplicate of it). */
+    size_t cursor = 0;
     while (memcached_fetch_result(mc, res, &rc) != NULL) {
+        const char *kp = memcached_result_key_value(res);
+        size_t kl = memcached_result_key_length(res);
+        if (cursor < count && mks[cursor].len == kl && memcmp(mks[cursor].ptr, kp, kl) == 0) {
+            fill_item(&out->items[cursor], &mks[cursor], &ops[cursor], res);
+            cursor++;
+            continue;
+        }
         mkey probe;
-        probe.ptr = memcached_result_key_value(res);
-        probe.len = memcached_result_key_length(res);
+        probe.ptr = kp;
+        probe.len = kl;
         slot key = {0, &probe};
         slot *hit = bsearch(&key, slots, count, sizeof *slots, slot_cmp);
         if (!hit) continue;
         while (hit > slots && slot_cmp(hit - 1, &key) == 0) hit--;
         for (; hit < slots + count && slot_cmp(hit, &key) == 0; hit++) {
-            ss_item_result *it = &out->items[hit->index];
-            if (it->value || it->code != SS_OK) continue;
-            ss_error e = {0};
-            ss_code r =
-                make_value(hit->mk, &ops[hit->index], memcached_result_value(res),
-                           memcached_result_length(res), memcached_result_cas(res), &it->value, &e);
-            if (r != SS_OK) {
-                it->code = r;
-                it->error = ss_strdup(e.message);
-            }
+            fill_item(&out->items[hit->index], hit->mk, &ops[hit->index], res);
+            if (hit->index >= cursor) cursor = hit->index + 1;
         }
     }
     memcached_result_free(res);
     /* A failed server leaves its keys unanswered: those are failures, not misses. */
     if (rc != MEMCACHED_END && rc != MEMCACHED_NOTFOUND && rc != MEMCACHED_SUCCESS) {
-        ss_error e = {0};
+        ss_error e;
+        e.message[0] = 0; /* set on failure; zeroing all of it per item is measurable */
         ss_code r = mc_error(&e, mc, rc);
         for (size_t i = 0; i < count; i++) {
             ss_item_result *it = &out->items[i];
@@ -578,7 +609,7 @@ static ss_code mc_set(void *self, const ss_op *op, char **etag_out, ss_error *er
         if (gets_raw(mc, &mk, &data, &len, &newcas, &found, &ignored) == SS_OK && found &&
             len == vlen && memcmp(data, val, vlen) == 0) {
             char etag[24];
-            snprintf(etag, sizeof etag, "%llu", (unsigned long long)newcas);
+            cas_text(newcas, etag);
             *etag_out = ss_strdup(etag);
         }
         free(data);

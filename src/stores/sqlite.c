@@ -34,6 +34,7 @@
 
 #define POOL_FILE   4 /* connections for a file database */
 #define NAME_MAX_SS 128
+#define MAX_PRAGMAS 16
 
 enum {
     ST_GET,
@@ -64,6 +65,10 @@ typedef struct sqlite_store {
     int64_t cleanup_ms;
     bool disable_wal;
     bool memory;
+    /* Dapr's `_pragma=name(value)` connection-string options, as PRAGMA statements run on
+     * every connection. */
+    char pragmas[MAX_PRAGMAS][136]; /* "PRAGMA " + up to 127 bytes */
+    size_t npragmas;
 
     conn *conns;
     size_t nconns;
@@ -257,7 +262,8 @@ static ss_code conn_prepare(sqlite_store *s, conn *c, ss_error *err)
     const char *t = s->table;
     char sql[ST_COUNT][1024];
     snprintf(sql[ST_GET], sizeof sql[0],
-             "SELECT value, is_binary, etag, unixepoch(expiration_time) FROM \"%s\" "
+             "SELECT value, is_binary, etag, CASE WHEN expiration_time IS NULL THEN NULL ELSE "
+             "unixepoch(expiration_time) END FROM \"%s\" "
              "WHERE key = ?1 AND " LIVE,
              t);
     snprintf(sql[ST_SET_ANY], sizeof sql[0],
@@ -546,6 +552,89 @@ static bool is_memory_db(const char *cs)
            strstr(cs, "mode=memory") != NULL;
 }
 
+static int hexval(char ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* URL-decodes src[0..n) into dst (dstsize > 0); false when it does not fit or is malformed. */
+static bool url_decode(const char *src, size_t n, char *dst, size_t dstsize)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = src[i];
+        if (ch == '+') {
+            ch = ' ';
+        } else if (ch == '%') {
+            if (i + 2 >= n) return false;
+            int hi = hexval(src[i + 1]), lo = hexval(src[i + 2]);
+            if (hi < 0 || lo < 0) return false;
+            ch = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (o + 1 >= dstsize) return false;
+        dst[o++] = ch;
+    }
+    dst[o] = 0;
+    return true;
+}
+
+/*
+ * Dapr's Go driver takes `_pragma=name(value)` options in the connection string (SQLite itself
+ * ignores them). They are applied the same way here; like Dapr, busy_timeout, journal_mode and
+ * foreign_keys are refused because properties control them. Only `name` or `name(value)` with
+ * plain characters is accepted, so nothing else can reach the SQL.
+ */
+static ss_code parse_pragmas(sqlite_store *s, const char *cs, ss_error *err)
+{
+    const char *q = strchr(cs, '?');
+    while (q && *q) {
+        const char *start = q + 1;
+        const char *end = strchr(start, '&');
+        size_t len = end ? (size_t)(end - start) : strlen(start);
+        q = end;
+        if (len < 8 || strncmp(start, "_pragma=", 8) != 0) continue;
+        char v[128];
+        bool ok = url_decode(start + 8, len - 8, v, sizeof v);
+        size_t name_len = 0;
+        while (ok && (v[name_len] == '_' || (v[name_len] >= 'a' && v[name_len] <= 'z') ||
+                      (v[name_len] >= 'A' && v[name_len] <= 'Z') ||
+                      (v[name_len] >= '0' && v[name_len] <= '9')))
+            name_len++;
+        if (ok && name_len > 0 && v[name_len] == '(') {
+            size_t k = name_len + 1;
+            while (v[k] == '-' || v[k] == '_' || v[k] == '.' || (v[k] >= 'a' && v[k] <= 'z') ||
+                   (v[k] >= 'A' && v[k] <= 'Z') || (v[k] >= '0' && v[k] <= '9'))
+                k++;
+            ok = v[k] == ')' && v[k + 1] == 0;
+        } else {
+            ok = ok && name_len > 0 && v[name_len] == 0;
+        }
+        if (!ok)
+            return ss_error_set(err, SS_INVALID,
+                                "property connectionString: invalid _pragma option (expected "
+                                "name or name(value))");
+        static const char *const forbidden[] = {"busy_timeout", "journal_mode", "foreign_keys"};
+        for (size_t i = 0; i < 3; i++)
+            if (strncasecmp(v, forbidden[i], strlen(forbidden[i])) == 0)
+                return ss_error_set(err, SS_INVALID,
+                                    "property connectionString: _pragma=%s is not allowed; %s",
+                                    forbidden[i],
+                                    i == 0   ? "use the busyTimeout property"
+                                    : i == 1 ? "use the disableWAL property"
+                                             : "it cannot be changed");
+        if (s->npragmas == MAX_PRAGMAS)
+            return ss_error_set(err, SS_INVALID,
+                                "property connectionString: more than %d _pragma options",
+                                MAX_PRAGMAS);
+        snprintf(s->pragmas[s->npragmas++], sizeof s->pragmas[0], "PRAGMA %s", v);
+    }
+    return SS_OK;
+}
+
 static void sqlite_close(void *self);
 
 static ss_code sqlite_open(void *self, ss_ctx *ctx, ss_error *err)
@@ -582,6 +671,11 @@ static ss_code sqlite_open(void *self, ss_ctx *ctx, ss_error *err)
         memcpy(uri + 5, cs, n + 1);
         cs = uri;
     }
+    code = parse_pragmas(s, cs, err);
+    if (code != SS_OK) {
+        free(uri);
+        return code;
+    }
     s->memory = is_memory_db(cs);
     s->nconns = s->memory ? 1 : POOL_FILE;
     s->conns = calloc(s->nconns, sizeof *s->conns);
@@ -600,6 +694,8 @@ static ss_code sqlite_open(void *self, ss_ctx *ctx, ss_error *err)
     for (size_t i = 0; i < s->nconns && code == SS_OK; i++) {
         conn *c = &s->conns[i];
         code = conn_open(s, c, cs, err);
+        for (size_t k = 0; k < s->npragmas && code == SS_OK; k++)
+            code = exec_sql(c->db, s->pragmas[k], err);
         if (code == SS_OK && i == 0) {
             c->deadline_ms = ss_monotonic_ms() + s->timeout_ms;
             /* A read-only connection cannot change the journal mode: it reads the file as
@@ -833,7 +929,8 @@ static ss_code sqlite_bulk_get(void *self, const ss_op *ops, size_t count, ss_re
     if (!c) return SS_TIMEOUT;
     ss_code code = run_simple(c, ST_BEGIN, err);
     for (size_t i = 0; i < count && code == SS_OK; i++) {
-        ss_error e = {0};
+        ss_error e;
+        e.message[0] = 0; /* set on failure; zeroing all of it per item is measurable */
         ss_code r = do_get(c, &ops[i], &out->items[i].value, &e);
         if (r != SS_OK) item_fail(&out->items[i], r, &e);
     }
@@ -854,7 +951,8 @@ static ss_code bulk_write(sqlite_store *s, const ss_op *ops, size_t count, ss_re
     if (!c) return SS_TIMEOUT;
     ss_code code = run_simple(c, ST_BEGIN_IMMEDIATE, err);
     for (size_t i = 0; i < count && code == SS_OK; i++) {
-        ss_error e = {0};
+        ss_error e;
+        e.message[0] = 0; /* set on failure; zeroing all of it per item is measurable */
         ss_code r = is_set ? do_set(c, &ops[i], &out->items[i].etag, &e) : do_del(c, &ops[i], &e);
         if (r == SS_ETAG_MISMATCH || r == SS_ETAG_INVALID)
             item_fail(&out->items[i], r, &e);
@@ -890,7 +988,8 @@ static ss_code sqlite_transact(void *self, const ss_op *ops, size_t count, const
     if (!c) return SS_TIMEOUT;
     ss_code code = run_simple(c, ST_BEGIN_IMMEDIATE, err);
     for (size_t i = 0; i < count && code == SS_OK; i++) {
-        ss_error e = {0};
+        ss_error e;
+        e.message[0] = 0; /* set on failure; zeroing all of it per item is measurable */
         const ss_op *op = &ops[i];
         ss_code r = op->kind == SS_DRV_SET ? do_set(c, op, NULL, &e) : do_del(c, op, &e);
         if (r != SS_OK) {

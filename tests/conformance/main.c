@@ -78,8 +78,11 @@ static void usage(FILE *f)
 /* ------------------------------------------------------------------------------------------ */
 
 /* Names whose service script is called differently. */
-static const char *const script_aliases[][2] = {
-    {"postgres", "postgresql"}, {"mysql", "mariadb"}, {"maria", "mariadb"}, {"zk", "zookeeper"}};
+static const char *const script_aliases[][2] = {{"postgres", "postgresql"},
+                                                {"mysql", "mariadb"},
+                                                {"maria", "mariadb"},
+                                                {"zk", "zookeeper"},
+                                                {"cosmos", "cosmosdb"}};
 
 static bool script_exists(const char *name)
 {

@@ -23,4 +23,11 @@ if(SS_HAVE_COSMOSDB)
               LIBS Threads::Threads LABELS cosmosdb TIMEOUT 120)
   ss_add_test(cosmos_auth_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/cosmos_auth_test.c
               LABELS "cosmosdb;unit" TIMEOUT 30)
+  # Signatures of real requests and the error mapping, against a scripted local server.
+  pkg_check_modules(SS_CLOUD2_COSMOS_MHD QUIET IMPORTED_TARGET libmicrohttpd)
+  if(SS_CLOUD2_COSMOS_MHD_FOUND)
+    ss_add_test(cosmosdb_errors_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/cosmosdb_errors_test.c
+                LIBS PkgConfig::SS_CLOUD2_COSMOS_MHD Threads::Threads LABELS "cosmosdb;unit"
+                TIMEOUT 60)
+  endif()
 endif()

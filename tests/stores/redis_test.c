@@ -390,6 +390,76 @@ static void timeout_test(const char *addr, redisContext *raw)
     ss_close(s);
 }
 
+/* AUTH with a password and with an ACL user, a wrong password (never echoed), and redisDB. */
+static void auth_db_test(const char *addr, redisContext *raw)
+{
+    char k[128];
+    key(k, sizeof k, "auth");
+    ss_error err = {0};
+    /* redisDB: the key lands in database 3 */
+    ss_pair dbp[] = {{"redisHost", addr}, {"redisDB", "3"}};
+    ss_store *s = open_store(dbp, 2);
+    if (s) {
+        CHECK(set_kv(s, k, "in-db3", NULL, NULL, NULL, NULL, &err) == SS_OK, "%s", err.message);
+        redisReply *r = redisCommand(raw, "SELECT 3");
+        freeReplyObject(r);
+        r = redisCommand(raw, "HGET %s data", k);
+        CHECK(r && r->type == REDIS_REPLY_STRING && strcmp(r->str, "in-db3") == 0,
+              "value not in database 3");
+        freeReplyObject(r);
+        r = redisCommand(raw, "DEL %s", k);
+        freeReplyObject(r);
+        r = redisCommand(raw, "SELECT 0");
+        freeReplyObject(r);
+        ss_close(s);
+    }
+    /* The raw connection stays authenticated after requirepass is set. */
+    redisReply *r = redisCommand(raw, "CONFIG SET requirepass %s", "pw-s3cret");
+    CHECK(r && r->type == REDIS_REPLY_STATUS, "CONFIG SET requirepass");
+    freeReplyObject(r);
+    r = redisCommand(raw, "ACL SETUSER ssuser on >%s ~* &* +@all", "user-pw-9");
+    CHECK(r && r->type == REDIS_REPLY_STATUS, "ACL SETUSER");
+    freeReplyObject(r);
+
+    ss_store *bad = NULL;
+    ss_pair wrong[] = {{"redisHost", addr}, {"redisPassword", "not-the-pw-xyz"}};
+    ss_config cfg = {.driver = "redis", .properties = wrong, .property_count = 2};
+    ss_code c = ss_open(&bad, &cfg, &err);
+    CHECK(c != SS_OK && strstr(err.message, "WRONGPASS") && !strstr(err.message, "not-the-pw-xyz"),
+          "wrong password: %s %s", ss_code_name(c), err.message);
+    printf("wrong password: %s: %s\n", ss_code_name(c), err.message);
+    if (c == SS_OK) ss_close(bad);
+    ss_pair none[] = {{"redisHost", addr}};
+    cfg.properties = none;
+    cfg.property_count = 1;
+    c = ss_open(&bad, &cfg, &err);
+    CHECK(c != SS_OK && strstr(err.message, "NOAUTH"), "no password: %s %s", ss_code_name(c),
+          err.message);
+    if (c == SS_OK) ss_close(bad);
+
+    ss_pair good[] = {{"redisHost", addr}, {"redisPassword", "pw-s3cret"}};
+    s = open_store(good, 2);
+    if (s) {
+        CHECK(set_kv(s, k, "authed", NULL, NULL, NULL, NULL, &err) == SS_OK, "%s", err.message);
+        CHECK(value_is(s, k, "authed"), "get with password");
+        ss_close(s);
+    }
+    ss_pair user[] = {
+        {"redisHost", addr}, {"redisUsername", "ssuser"}, {"redisPassword", "user-pw-9"}};
+    s = open_store(user, 3);
+    if (s) {
+        CHECK(value_is(s, k, "authed"), "get as ACL user");
+        ss_delete_request d = {.key = k};
+        CHECK(ss_delete(s, &d, &err) == SS_OK, "%s", err.message);
+        ss_close(s);
+    }
+    r = redisCommand(raw, "ACL DELUSER ssuser");
+    freeReplyObject(r);
+    r = redisCommand(raw, "CONFIG SET requirepass %s", "");
+    CHECK(r && r->type == REDIS_REPLY_STATUS, "reset requirepass");
+    freeReplyObject(r);
+}
+
 static int run_node(void)
 {
     const char *addr = getenv("SS_TEST_REDIS_ADDR");
@@ -424,6 +494,7 @@ static int run_node(void)
           err.message);
     threads_test(addr);
     if (raw) timeout_test(addr, raw);
+    if (raw) auth_db_test(addr, raw);
     /* a plain server named as a cluster seed or as a sentinel: a clear INVALID */
     ss_pair bp3[] = {{"redisHost", addr}, {"redisType", "cluster"}};
     bc.properties = bp3;

@@ -26,8 +26,11 @@ static char path[512];
 
 static ss_store *open_store(ss_error *err)
 {
-    ss_pair props[] = {{"connectionString", path}, {"busyTimeout", "10s"}};
-    ss_config cfg = {.driver = "sqlite", .properties = props, .property_count = 2};
+    /* No cleanup thread: the parent forks while its handle is open, and a fork copies only
+     * the calling thread. */
+    ss_pair props[] = {
+        {"connectionString", path}, {"busyTimeout", "10s"}, {"cleanupInterval", "0"}};
+    ss_config cfg = {.driver = "sqlite", .properties = props, .property_count = 3};
     ss_store *s = NULL;
     if (ss_open(&s, &cfg, err) != SS_OK) return NULL;
     return s;

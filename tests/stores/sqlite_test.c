@@ -393,6 +393,31 @@ static void test_properties(void)
         ss_close(s2);
     }
 
+    /* Dapr's _pragma options are applied on every connection; the ones properties control,
+     * and anything that is not name or name(value), are refused. */
+    snprintf(uri, sizeof uri, "file:%s/uri.db?_pragma=user_version(42)&_txlock=immediate", dir);
+    CHECK_RC(ss_open(&s2, &cfg, &err), SS_OK, &err);
+    ss_close(s2);
+    s2 = NULL;
+    {
+        char *save = strdup(path);
+        snprintf(path, sizeof path, "%s/uri.db", dir);
+        char *uv = raw_text("PRAGMA user_version", NULL);
+        CHECK_STR(uv, "42");
+        free(uv);
+        snprintf(path, sizeof path, "%s", save);
+        free(save);
+    }
+    const char *bad_pragmas[] = {"_pragma=busy_timeout(10)", "_pragma=journal_mode(DELETE)",
+                                 "_pragma=user_version%3D1%3B%20DROP%20TABLE%20state",
+                                 "_pragma=(1)", "_pragma=cache_size(1"};
+    for (size_t i = 0; i < sizeof bad_pragmas / sizeof bad_pragmas[0]; i++) {
+        snprintf(uri, sizeof uri, "file:%s/uri.db?%s", dir, bad_pragmas[i]);
+        CHECK(ss_open(&s2, &cfg, &err) == SS_INVALID);
+        CHECK(s2 == NULL);
+        CHECK_CONTAINS(err.message, "_pragma");
+    }
+
     /* :memory: works and is private to the handle. */
     ss_pair mem[] = {{"connectionString", ":memory:"}};
     cfg.properties = mem;
