@@ -48,7 +48,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$work" "$seeds"
   start=$(date +%s)
   if [ -n "${FUZZ_REGRESS:-}" ]; then
-    args=(-runs=0 "$seeds")
+    args=(-runs=0 -print_final_stats=1 "$seeds")
   else
     args=(-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
           "$work" "$seeds")
@@ -56,9 +56,8 @@ for t in "${targets[@]}"; do
   rc=0
   "$bin" -artifact_prefix="$build/artifacts/$t-" "${args[@]}" >"$log" 2>&1 || rc=$?
   end=$(date +%s)
-  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-  [ -n "$execs" ] || execs=$(grep -o 'Executed [0-9]* inputs\|#[0-9]*' "$log" | grep -o '[0-9]*' | tail -1)
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
+  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
   ncorpus=$(find "$work" -type f | wc -l)
   result=ok
   if [ "$rc" -ne 0 ]; then result="CRASH (see $log)"; failed=1; fi

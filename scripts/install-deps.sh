@@ -17,6 +17,8 @@ PKGS=(
   redis-server redis-tools memcached etcd-server etcd-client zookeeperd postgresql mariadb-server
   # benchmarks
   wrk hey
+  # etcd TLS test: makes a throwaway CA and certificates
+  openssl
 )
 
 missing=()

@@ -144,6 +144,12 @@ typedef struct ss_driver {
     /* All-or-nothing, in order. On an ETag failure change nothing and name the key. */
     ss_code (*transact)(void *self, const ss_op *ops, size_t count, const ss_pair *metadata,
                         size_t metadata_count, ss_error *err);
+
+    /* Optional: this instance's features, once open succeeded, when they depend on properties
+     * or on the server (e.g. a configurable transaction limit, TTL support probed at open).
+     * Called once, after open; the core validates requests against the result. It may only
+     * narrow info.features: flags not declared there are ignored. NULL = info.features. */
+    void (*features)(void *self, ss_features *out);
 } ss_driver;
 
 /* Adds a driver (e.g. one compiled outside the library). INVALID if the name is taken, the ABI

@@ -98,13 +98,10 @@ static void decorate_items(ss_store *s, bulk_kind kind, const ss_op *ops, ss_ite
         if (it->code == SS_OK) {
             free(it->error);
             it->error = NULL;
-            if (!(s->driver->info.features.flags & SS_FEATURE_ETAG)) {
+            if (!(s->features.flags & SS_FEATURE_ETAG)) {
                 free(it->etag);
                 it->etag = NULL;
-                if (it->value) {
-                    free(it->value->etag);
-                    it->value->etag = NULL;
-                }
+                ss_value_drop_etag(it->value);
             }
             continue;
         }

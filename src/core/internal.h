@@ -26,7 +26,11 @@ struct ss_store {
     const ss_driver *driver;
     ss_ctx ctx;
     void *self;
+    ss_features features; /* this instance's: the driver's declaration, narrowed after open */
 };
+
+/* Removes a value's ETag (for stores that declare none), wherever it was allocated. */
+void ss_value_drop_etag(ss_value *value);
 
 /* ---- errors ---- */
 

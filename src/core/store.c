@@ -52,6 +52,17 @@ ss_code ss_open(ss_store **out, const ss_config *config, ss_error *err)
         free(s);
         return rc;
     }
+    s->features = d->info.features;
+    if (d->features) {
+        ss_features f = d->info.features;
+        d->features(s->self, &f);
+        /* Narrow only: an instance cannot promise what its driver never declared, since the
+         * registry checked the declared flags against the slots. */
+        s->features.flags &= f.flags;
+        s->features.max_tx_ops = f.max_tx_ops;
+        s->features.max_key_len = f.max_key_len;
+        s->features.max_value_len = f.max_value_len;
+    }
     *out = s;
     return SS_OK;
 }
@@ -82,7 +93,7 @@ void ss_store_features(const ss_store *store, ss_features *out)
         memset(out, 0, sizeof *out);
         return;
     }
-    *out = store->driver->info.features;
+    *out = store->features;
 }
 
 /* A driver's code outside the table would confuse every caller: report it as a backend fault. */
@@ -105,7 +116,7 @@ ss_code ss_ping(ss_store *store, ss_error *err)
 
 static bool has(const ss_store *s, unsigned feature)
 {
-    return (s->driver->info.features.flags & feature) != 0;
+    return (s->features.flags & feature) != 0;
 }
 
 static ss_code fail(ss_error *err, const ss_store *s, ss_code code, const char *op, const char *key,
@@ -147,7 +158,7 @@ static ss_code check_key(const ss_store *s, const char *op, const char *key, siz
 {
     if (!key || !*key) return fail(err, s, SS_INVALID, op, NULL, "key is empty");
     *len = strlen(key);
-    size_t max = s->driver->info.features.max_key_len;
+    size_t max = s->features.max_key_len;
     if (max && *len > max)
         return fail(err, s, SS_TOO_LARGE, op, key, "key is %zu bytes, this store allows %zu", *len,
                     max);
@@ -239,7 +250,7 @@ ss_code ss_prep_set(const ss_store *s, const ss_set_request *req, ss_op *op, ss_
     if (!req->value && req->value_len > 0)
         return fail(err, s, SS_INVALID, "set", req->key, "value is NULL but value_len is %zu",
                     req->value_len);
-    size_t maxv = s->driver->info.features.max_value_len;
+    size_t maxv = s->features.max_value_len;
     if (maxv && req->value_len > maxv)
         return fail(err, s, SS_TOO_LARGE, "set", req->key,
                     "value is %zu bytes, this store allows %zu", req->value_len, maxv);
@@ -306,10 +317,7 @@ ss_code ss_run_get(ss_store *s, const ss_op *op, ss_value **out, ss_error *err)
         ss_value_free(v);
         return ss_error_decorate(err, s, rc, "get", op->key, op->key_len, derr.message);
     }
-    if (v && v->etag && !has(s, SS_FEATURE_ETAG)) {
-        free(v->etag);
-        v->etag = NULL;
-    }
+    if (v && !has(s, SS_FEATURE_ETAG)) ss_value_drop_etag(v);
     *out = v;
     return SS_OK;
 }
@@ -407,7 +415,7 @@ ss_code ss_transact(ss_store *store, const ss_transaction *tx, ss_error *err)
                     tx->count);
     ss_code rc = check_meta(store, "transact", NULL, tx->metadata, tx->metadata_count, err);
     if (rc != SS_OK) return rc;
-    size_t max = store->driver->info.features.max_tx_ops;
+    size_t max = store->features.max_tx_ops;
     if (max && tx->count > max)
         return fail(err, store, SS_TOO_LARGE, "transact", NULL,
                     "%zu operations, this store allows at most %zu in one transaction", tx->count,

@@ -87,6 +87,13 @@ ss_value *ss_value_new(const void *data, size_t len, const char *etag)
     return v;
 }
 
+void ss_value_drop_etag(ss_value *value)
+{
+    if (!value || !value->etag) return;
+    if (!inside_block(block_of(value), value->etag)) free(value->etag);
+    value->etag = NULL;
+}
+
 void ss_value_free(ss_value *value)
 {
     if (!value) return;

@@ -879,9 +879,6 @@ static ss_code etcd_transact(void *self, const ss_op *ops, size_t count, const s
 {
     etcd *e = self;
     if (count == 0) return SS_OK;
-    if (count > e->max_txn_ops)
-        return ss_error_set(err, SS_TOO_LARGE, "%zu operations, more than maxTxnOps %zu", count,
-                            e->max_txn_ops);
     lease_cache lc = {0};
     json_t *compare = json_array(), *success = json_array();
     json_t *body = json_pack("{s:o,s:o}", "compare", compare, "success", success);
@@ -976,6 +973,14 @@ static const ss_property etcd_props[] = {
     {"timeout", false, false, "5s", "per-request timeout"},
 };
 
+/* maxTxnOps is a property (it must match the server's --max-txn-ops), so the transaction limit
+ * belongs to the instance; the core answers TOO_LARGE above it. */
+static void etcd_features(void *self, ss_features *out)
+{
+    const etcd *e = self;
+    out->max_tx_ops = e->max_txn_ops;
+}
+
 const ss_driver ss_driver_etcd = {
     .abi = SS_DRIVER_ABI,
     .info =
@@ -1002,4 +1007,5 @@ const ss_driver ss_driver_etcd = {
     .bulk_set = etcd_bulk_set,
     .bulk_delete = etcd_bulk_delete,
     .transact = etcd_transact,
+    .features = etcd_features,
 };

@@ -397,9 +397,6 @@ static ss_code zk_set(void *self, const ss_op *op, char **etag_out, ss_error *er
     zk *z = self;
     ss_code code = check_size(z, op, err);
     if (code != SS_OK) return code;
-    if (op->ttl_mode == SS_TTL_SECONDS && !z->ttl_supported)
-        return ss_error_set(err, SS_UNSUPPORTED,
-                            "the server has no TTL nodes (zookeeper.extendedTypesEnabled)");
     write_arg a = {.op = op, .path = make_path(z, op->key, op->key_len)};
     if (!a.path) return ss_error_set(err, SS_NOMEM, "out of memory");
     if (op->cond == SS_COND_MATCH && (code = parse_version(op->etag, &a.version, err)) != SS_OK) {
@@ -876,9 +873,6 @@ static ss_code zk_transact(void *self, const ss_op *ops, size_t count, const ss_
     for (size_t i = 0; i < count; i++) {
         ss_code code;
         if (ops[i].kind == SS_DRV_SET && (code = check_size(z, &ops[i], err)) != SS_OK) return code;
-        if (ops[i].kind == SS_DRV_SET && ops[i].ttl_mode == SS_TTL_SECONDS && !z->ttl_supported)
-            return ss_error_set(err, SS_UNSUPPORTED,
-                                "the server has no TTL nodes (zookeeper.extendedTypesEnabled)");
         int v;
         if (ops[i].cond == SS_COND_MATCH && (code = parse_version(ops[i].etag, &v, err)) != SS_OK)
             return ss_error_set(err, code, "key \"%s\": etag %s is not a znode version", ops[i].key,
@@ -994,8 +988,17 @@ static ss_code zk_open(void *self, ss_ctx *ctx, ss_error *err)
     if (!z->ttl_supported)
         ss_log(ctx, SS_LOG_WARN,
                "server has no TTL nodes (zookeeper.extendedTypesEnabled=false): "
-               "ttlInSeconds requests will be refused");
+               "this store does not declare TTL; ttlInSeconds requests are refused");
     return SS_OK;
+}
+
+/* TTL nodes exist only where the server enables them, and the value limit is a property: both
+ * are this instance's features, so the core refuses what this server cannot keep. */
+static void zk_features(void *self, ss_features *out)
+{
+    const zk *z = self;
+    if (!z->ttl_supported) out->flags &= ~(unsigned)SS_FEATURE_TTL;
+    out->max_value_len = z->max_buffer;
 }
 
 static ss_code do_ping(zk *z, zhandle_t *zh, void *arg, ss_error *err)
@@ -1046,4 +1049,5 @@ const ss_driver ss_driver_zookeeper = {
     .bulk_set = zk_bulk_set,
     .bulk_delete = zk_bulk_delete,
     .transact = zk_transact,
+    .features = zk_features,
 };

@@ -20,6 +20,8 @@ static const char *const COMPONENTS[][2] = {
     {"fetag", "failOp: set\n      failCount: -1\n      failCode: ETAG_MISMATCH"},
     {"finval", "failOp: set\n      failCount: -1\n      failCode: INVALID"},
     {"fonce", "failOp: set\n      failCount: 1\n      failMessage: first write lost"},
+    {"fpart", "failOp: set\n      failCall: 2\n      failCount: 1"},
+    {"fpart2", "failOp: set\n      failCall: 3\n      failCount: 1"},
 };
 #define NCOMP (sizeof COMPONENTS / sizeof COMPONENTS[0])
 
@@ -137,7 +139,24 @@ static void bulk_ops(dt_daemon *d)
                  "[{\"key\":\"a\",\"value\":1},{\"key\":\"b\",\"value\":2}]", "ERR_STATE_SAVE",
                  "UNAVAILABLE on bulk_set call 1");
     EXPECT(d, &r, "GET", "/v1.0/state/fbset/a", NULL, 204);
-    (void)r;
+
+    /* One item of a multi-key save fails: 500 naming it; the others are saved (not atomic). */
+    injected_500(
+        d, "POST", "/v1.0/state/fpart",
+        "[{\"key\":\"a\",\"value\":1},{\"key\":\"b\",\"value\":2},{\"key\":\"c\",\"value\":3}]",
+        "ERR_STATE_SAVE", "UNAVAILABLE on set call 2");
+    EXPECT(d, &r, "POST", "/v1.0/state/fpart/bulk", "{\"keys\":[\"a\",\"b\",\"c\"]}", 200);
+    CHECK(dt_contains(r.body, "{\"key\":\"a\",\"data\":1") &&
+              !dt_contains(r.body, "{\"key\":\"b\",\"data\"") &&
+              dt_contains(r.body, "{\"key\":\"c\",\"data\":3"),
+          "fpart after partial save: %s", r.body);
+
+    /* An ETag failure and an injected one in the same save: the ETag failure decides, 409. */
+    EXPECT(d, &r, "POST", "/v1.0/state/fpart2",
+           "[{\"key\":\"a\",\"value\":1},{\"key\":\"b\",\"value\":2,\"etag\":\"stale\"},"
+           "{\"key\":\"c\",\"value\":3}]",
+           409);
+    CHECK(dt_contains(r.body, "2 of 3 items failed"), "mixed failure: %s", r.body);
 }
 
 static void transactions(dt_daemon *d)

@@ -255,6 +255,71 @@ static void test_tx_cancel(fake *f, ss_store *s)
           err.message);
 }
 
+/* BatchGetItem / BatchWriteItem: unprocessed keys and items are sent again until none are left. */
+static void test_unprocessed(fake *f, ss_store *s)
+{
+    ss_error err;
+    ss_get_request gets[3] = {{.key = "k1"}, {.key = "k2"}, {.key = "k3"}};
+    fake_queue(f, 200, NULL,
+               "{\"Responses\":{\"t1\":[{\"key\":{\"S\":\"k1\"},\"value\":{\"S\":\"v1\"},"
+               "\"etag\":{\"S\":\"e1\"}}]},\"UnprocessedKeys\":{\"t1\":{\"Keys\":[{\"key\":"
+               "{\"S\":\"k2\"}},{\"key\":{\"S\":\"k3\"}}]}}}");
+    fake_queue(f, 200, NULL,
+               "{\"Responses\":{\"t1\":[{\"key\":{\"S\":\"k2\"},\"value\":{\"S\":\"v2\"},"
+               "\"etag\":{\"S\":\"e2\"}}]},\"UnprocessedKeys\":{}}");
+    size_t before = fake_count(f);
+    ss_results res = {0};
+    ss_code rc = ss_bulk_get(&res, s, gets, 3, NULL, &err);
+    CHECK(rc == SS_OK && res.count == 3, "bulk get: %s", err.message);
+    CHECK(fake_count(f) - before == 2, "%zu BatchGetItem calls, want 2", fake_count(f) - before);
+    if (res.count == 3) {
+        CHECK(res.items[0].value && strcmp(res.items[0].value->data, "v1") == 0 &&
+                  strcmp(res.items[0].value->etag, "e1") == 0,
+              "k1");
+        CHECK(res.items[1].value && strcmp(res.items[1].value->data, "v2") == 0, "k2 (retried)");
+        CHECK(res.items[2].code == SS_OK && !res.items[2].value, "k3 missing");
+    }
+    ss_results_free(&res);
+    char *raw = fake_last_request(f);
+    json_t *j = req_body(raw);
+    json_t *keys =
+        json_object_get(json_object_get(json_object_get(j, "RequestItems"), "t1"), "Keys");
+    CHECK(json_array_size(keys) == 2 && strcmp(item_s(json_array_get(keys, 0), "key"), "k2") == 0,
+          "the retry asks for exactly the unprocessed keys");
+    json_decref(j);
+    free(raw);
+
+    ss_set_request sets[3] = {{.key = "a", .value = "1", .value_len = 1},
+                              {.key = "b", .value = "2", .value_len = 1},
+                              {.key = "a", .value = "3", .value_len = 1}};
+    /* "a" twice: two BatchWriteItem calls ({a, b}, then {a}); the first leaves b unprocessed. */
+    fake_queue(f, 200, NULL,
+               "{\"UnprocessedItems\":{\"t1\":[{\"PutRequest\":{\"Item\":{\"key\":{\"S\":"
+               "\"b\"},\"value\":{\"S\":\"2\"},\"etag\":{\"S\":\"x\"}}}}]}}");
+    fake_queue(f, 200, NULL, "{\"UnprocessedItems\":{}}");
+    fake_queue(f, 200, NULL, "{\"UnprocessedItems\":{}}");
+    before = fake_count(f);
+    res = (ss_results){0};
+    rc = ss_bulk_set(&res, s, sets, 3, NULL, &err);
+    CHECK(rc == SS_OK, "bulk set: %s", err.message);
+    CHECK(fake_count(f) - before == 3, "%zu BatchWriteItem calls, want 3", fake_count(f) - before);
+    CHECK(res.count == 3 && res.items[0].etag && res.items[2].etag &&
+              strcmp(res.items[0].etag, res.items[2].etag) != 0,
+          "each write has its own ETag");
+    ss_results_free(&res);
+    raw = fake_last_request(f);
+    j = req_body(raw);
+    json_t *w = json_object_get(json_object_get(j, "RequestItems"), "t1");
+    CHECK(json_array_size(w) == 1 &&
+              strcmp(item_s(json_object_get(json_object_get(json_array_get(w, 0), "PutRequest"),
+                                            "Item"),
+                            "value"),
+                     "3") == 0,
+          "the last call writes a = 3");
+    json_decref(j);
+    free(raw);
+}
+
 static void test_errors(fake *f, ss_store *s)
 {
     ss_error err;
@@ -551,6 +616,7 @@ int main(void)
             test_signature(f, s);
             test_tx_request(f, s);
             test_tx_cancel(f, s);
+            test_unprocessed(f, s);
             test_errors(f, s);
             ss_close(s);
         }

@@ -3,15 +3,10 @@
 if(SS_HAVE_REDIS)
   if(COMMAND ss_add_conformance)
     ss_add_conformance(redis DRIVER redis PROPS "redisHost=\${SS_TEST_REDIS_ADDR}")
-    # In a cluster a transaction's keys must share a hash slot, and the suite's keys carry no
-    # hash tag: its multi-key transaction cases would get the (intended) INVALID "use a hash
-    # tag" answer, so they are left out here; redis_cluster_test runs transactions on
-    # hash-tagged keys instead.
+    # In a cluster a transaction's keys must share a hash slot (else the intended INVALID "use a
+    # hash tag"), so the cluster run puts the suite's key prefix in a hash tag: every case runs.
     ss_add_conformance(redis_cluster DRIVER redis
-      PROPS "redisHost=\${SS_TEST_REDIS_CLUSTER_ADDRS}" "redisType=cluster"
-      CASES "[!fkt]*" "feature-[!t]*" "feature-ttl" "first-write-*" "key-max-len"
-            "transaction-delete-missing" "transaction-empty" "transaction-invalid"
-            "transaction-max-ops" "ttl-*")
+      PROPS "redisHost=\${SS_TEST_REDIS_CLUSTER_ADDRS}" "redisType=cluster" HASH_TAG)
     ss_add_conformance(redis_sentinel DRIVER redis
       PROPS "redisHost=\${SS_TEST_REDIS_SENTINEL_ADDR}" "failover=true"
             "sentinelMasterName=\${SS_TEST_REDIS_SENTINEL_MASTER}")
