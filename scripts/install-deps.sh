@@ -19,6 +19,8 @@ PKGS=(
   wrk hey
   # etcd TLS test: makes a throwaway CA and certificates
   openssl
+  # reliability tests: valgrind memcheck (ctest label valgrind), the curl CLI, python3 drivers
+  valgrind curl python3
 )
 
 missing=()

@@ -1097,6 +1097,14 @@ static ss_code dyn_open(void *self, ss_ctx *ctx, ss_error *err)
     return SS_OK;
 }
 
+/* TTL exists only with ttlAttributeName (as in Dapr); without it the core answers a request with
+ * ttlInSeconds > 0 UNSUPPORTED. */
+static void dyn_features(void *self, ss_features *out)
+{
+    const dynamo *d = self;
+    if (!d->ttl) out->flags &= ~(unsigned)SS_FEATURE_TTL;
+}
+
 static const ss_property dyn_props[] = {
     {"table", true, false, NULL, "the DynamoDB table (partition key: a string, see partitionKey)"},
     {"region", false, false, NULL,
@@ -1146,4 +1154,5 @@ const ss_driver ss_driver_dynamodb = {
     .bulk_set = dyn_bulk_set,
     .bulk_delete = dyn_bulk_delete,
     .transact = dyn_transact,
+    .features = dyn_features,
 };

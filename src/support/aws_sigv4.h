@@ -1,7 +1,7 @@
 /*
  * aws_sigv4.h — AWS Signature Version 4 (header signing), as specified in AWS's "Signature
- * Version 4 signing process" and checked against AWS's published SigV4 test suite
- * (tests/unit/sigv4/).
+ * Version 4 signing process", checked against its documented example and AWS's published SigV4
+ * test suite (tests/stores/sigv4_test.c).
  *
  * The signer adds the headers it signs itself (X-Amz-Date, X-Amz-Security-Token when a session
  * token is given and not omitted, X-Amz-Content-Sha256 when sign_body is set); callers send those

@@ -66,7 +66,8 @@ static ss_code inject(const faulty *f, fop k, int64_t nth, ss_error *err)
                         f->message && *f->message ? ": " : "", f->message ? f->message : "");
 }
 
-/* ---- what the core would have refused had it seen the inner driver's features ---- */
+/* ---- what the core refuses for the inner store's features (kept as a second line: the
+ * wrapper must never hand the inner driver an op it did not declare) ---- */
 
 static ss_code check_op(const faulty *f, const ss_op *op, ss_error *err)
 {
@@ -172,13 +173,26 @@ static ss_code faulty_open(void *self, ss_ctx *ctx, ss_error *err)
     if (rc != SS_OK) return rc;
     f->message = ss_prop(ctx, "failMessage");
     f->idrv = d;
-    f->ifeat = d->info.features;
-    f->iflags = d->info.features.flags;
     if (pthread_mutex_init(&f->lock, NULL) != 0)
         return ss_error_set(err, SS_NOMEM, "cannot create a mutex");
     rc = open_inner(f, ctx, inner, err);
-    if (rc != SS_OK) pthread_mutex_destroy(&f->lock);
-    return rc;
+    if (rc != SS_OK) {
+        pthread_mutex_destroy(&f->lock);
+        return rc;
+    }
+    /* The inner instance's own features (they may depend on its properties or server). */
+    ss_store_features(f->inner, &f->ifeat);
+    f->iflags = f->ifeat.flags;
+    return SS_OK;
+}
+
+/* The wrapper has every slot; what the core may ask of it is what the inner store can do. The
+ * bulk slots stay (the wrapper counts items itself), whether the inner store has them or not. */
+static void faulty_features(void *self, ss_features *out)
+{
+    const faulty *f = self;
+    *out = f->ifeat;
+    out->flags |= SS_FEATURE_BULK_NATIVE;
 }
 
 static void faulty_close(void *self)
@@ -460,6 +474,7 @@ const ss_driver ss_driver_faulty = {
     .bulk_set = faulty_bulk_set,
     .bulk_delete = faulty_bulk_delete,
     .transact = faulty_transact,
+    .features = faulty_features,
 };
 
 ss_code ss_faulty_register(ss_error *err)

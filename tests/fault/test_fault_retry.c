@@ -225,6 +225,28 @@ static void bad_rules(void)
     CHECK_CONTAINS(err.message, "inner");
 }
 
+/* The wrapper reports the inner instance's features, so the core validates against those. */
+static void features_follow_inner(void)
+{
+    ss_store *s = open_faulty(NULL);
+    if (!s) return;
+    ss_pair mp = {"cleanupInterval", "1s"};
+    ss_config mc = {.driver = "memory", .properties = &mp, .property_count = 1};
+    ss_store *m = NULL;
+    ss_error err = {0};
+    CHECK_RC(ss_open(&m, &mc, &err), SS_OK, &err);
+    if (m) {
+        ss_features a, b;
+        ss_store_features(s, &a);
+        ss_store_features(m, &b);
+        CHECK(a.flags == (b.flags | SS_FEATURE_BULK_NATIVE));
+        CHECK(a.max_tx_ops == b.max_tx_ops && a.max_key_len == b.max_key_len &&
+              a.max_value_len == b.max_value_len);
+    }
+    ss_close(m);
+    ss_close(s);
+}
+
 int main(void)
 {
     ss_error err = {0};
@@ -241,6 +263,7 @@ int main(void)
     etag_mismatch_real();
     nth_call();
     bad_rules();
+    features_follow_inner();
     ss_internal_set_sleep(NULL, NULL);
     return check_done("test_fault_retry");
 }

@@ -21,7 +21,10 @@ skip() { echo "SKIP: $*"; rel_cleanup; exit 77; }
 # sets PORT_<NAME>, PID_<NAME>, LOG_<NAME>, BASE_<NAME>.
 daemon_start() {
   local name=$1; shift
-  local log="$WORK/daemon-$name.log"
+  # a new file per start: the parent could otherwise read the previous daemon's port before
+  # the child's redirection truncates the file
+  DAEMON_STARTS=$((${DAEMON_STARTS:-0} + 1))
+  local log="$WORK/daemon-$name-$DAEMON_STARTS.log"
   "$STATESTORED" --dapr-http-port 0 "$@" >"$log" 2>&1 </dev/null &
   local pid=$! port="" i
   DAEMON_PIDS+=("$pid")
