@@ -766,6 +766,11 @@ int cmd_drivers(cli *c, int argc, char **argv)
         goto out;
     }
     size_t n = ss_driver_count();
+    int width = 0; /* the longest name, so the columns line up */
+    for (size_t i = 0; i < n; i++) {
+        ss_driver_info d;
+        if (ss_driver_at(i, &d) && (int)strlen(d.name) > width) width = (int)strlen(d.name);
+    }
     if (c->json) fputs("[", stdout);
     for (size_t i = 0; i < n; i++) {
         ss_driver_info d;
@@ -775,7 +780,7 @@ int cmd_drivers(cli *c, int argc, char **argv)
             put_driver_json(stdout, &d, false);
             continue;
         }
-        printf("%-12s %-8s ", d.name, d.version ? d.version : "");
+        printf("%-*s %-6s ", width, d.name, d.version ? d.version : "");
         put_features_human(stdout, d.features.flags);
         printf("  %s\n", d.summary ? d.summary : "");
     }
