@@ -37,6 +37,14 @@ build() { # dir, extra cmake args...
 build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 build build-asan -DCMAKE_BUILD_TYPE=Debug -DSS_SANITIZE=ON -DSS_BUILD_BENCH=OFF
 
+# Fuzzing: every libFuzzer target (clang, ASan + UBSan) for a bounded time, seeds from
+# fuzz/corpus/ included; a crash fails the run. FUZZ_SECONDS=0 skips it (printed).
+if [ "${FUZZ_SECONDS:-30}" != "0" ]; then
+  FUZZ_SECONDS=${FUZZ_SECONDS:-30} bash fuzz/run.sh
+else
+  echo "fuzz: skipped because FUZZ_SECONDS=0"
+fi
+
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 

@@ -166,7 +166,11 @@ SS_EXPORT ss_code ss_error_set(ss_error *err, ss_code code, const char *fmt, ...
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-SS_EXPORT ss_code ss_error_setv(ss_error *err, ss_code code, const char *fmt, va_list ap);
+SS_EXPORT ss_code ss_error_setv(ss_error *err, ss_code code, const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 0)))
+#endif
+    ;
 
 /* A new value holding a copy of data (and etag, if not NULL). NULL on out-of-memory. */
 SS_EXPORT ss_value *ss_value_new(const void *data, size_t len, const char *etag);

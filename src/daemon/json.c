@@ -430,9 +430,11 @@ static bool name_matches(const jdoc *doc, int tok, const char *name)
     const char *s = doc->js + t->start;
     size_t n = (size_t)(t->end - t->start);
     size_t want = strlen(name);
-    char tmp[64];
+    char tmp[128];
     if (memchr(s, '\\', n)) {
-        if (n >= sizeof tmp) return false;
+        /* Each decoded byte takes at most 6 bytes of escapes ("\u0063"), so longer raw text
+         * cannot match; within that bound, decode and compare as Go's encoding/json does. */
+        if (n > 6 * want || n >= sizeof tmp) return false;
         n = decode_string(tmp, s, n);
         s = tmp;
     }

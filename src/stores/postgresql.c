@@ -12,12 +12,14 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <libpq-fe.h>
 
@@ -141,8 +143,77 @@ static int64_t pg_be64(const char *p)
 }
 
 /* Maps a libpq failure to our codes; the message is the server's (never the conninfo). */
+/*
+ * Every wait on the server is bounded by the store's timeout. libpq's blocking calls wait forever
+ * on a server that is stopped (SIGSTOP, a hung host) while its socket still accepts bytes, and
+ * statement_timeout needs a running server to fire. The bound is per thread: pg_acquire sets it
+ * for the thread that holds a connection, and every call on that connection happens there.
+ */
+static _Thread_local int64_t pg_io_timeout_ms = 30000;
+static _Thread_local bool pg_io_timed_out;
+
+/* Waits until libpq can return the next result without blocking. When the timeout passes, the
+ * socket is shut down: libpq then sees the connection as lost, its calls return at once, and
+ * pg_release drops the connection; pg_fail reports TIMEOUT. */
+static void pg_await(PGconn *pg)
+{
+    int64_t deadline = ss_monotonic_ms() + pg_io_timeout_ms;
+    while (PQisBusy(pg)) {
+        int fd = PQsocket(pg);
+        if (fd < 0) return;
+        int64_t left = deadline - ss_monotonic_ms();
+        if (left <= 0) {
+            shutdown(fd, SHUT_RDWR);
+            PQconsumeInput(pg);
+            pg_io_timed_out = true;
+            return;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int r = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+        if (r < 0 && errno != EINTR) return; /* libpq reports the failure */
+        if (r > 0 && !PQconsumeInput(pg)) return;
+    }
+}
+
+static PGresult *pg_get_result(PGconn *pg)
+{
+    pg_await(pg);
+    return PQgetResult(pg);
+}
+
+/* PQexecPrepared / PQexec with the wait bounded: the last result of the query (as they return). */
+static PGresult *pg_last_result(PGconn *pg)
+{
+    PGresult *last = NULL, *r;
+    while ((r = pg_get_result(pg)) != NULL) {
+        PQclear(last);
+        last = r;
+        if (PQstatus(pg) != CONNECTION_OK) break;
+    }
+    return last;
+}
+
+static PGresult *pg_exec_prepared(PGconn *pg, const char *name, int n, const char *const *vals,
+                                  const int *lens, const int *fmts)
+{
+    if (!PQsendQueryPrepared(pg, name, n, vals, lens, fmts, 1)) return NULL;
+    return pg_last_result(pg);
+}
+
+static PGresult *pg_exec_text(PGconn *pg, const char *sql)
+{
+    if (!PQsendQuery(pg, sql)) return NULL;
+    return pg_last_result(pg);
+}
+
 static ss_code pg_fail(PGconn *pg, const PGresult *res, ss_error *err)
 {
+    if (pg_io_timed_out) {
+        pg_io_timed_out = false;
+        return ss_error_set(err, SS_TIMEOUT,
+                            "no reply from the server within %" PRId64 " ms (timeout)",
+                            pg_io_timeout_ms);
+    }
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res ? PQresultErrorMessage(res) : NULL;
     if (!msg || !*msg) msg = pg ? PQerrorMessage(pg) : "";
@@ -191,7 +262,7 @@ static int64_t pg_rows(const PGresult *res)
 /* Runs a statement that returns nothing we need; SS_OK or the mapped failure. */
 static ss_code pg_exec_simple(PGconn *pg, const char *sql, ss_error *err)
 {
-    PGresult *res = PQexec(pg, sql);
+    PGresult *res = pg_exec_text(pg, sql);
     ss_code rc = pg_res_ok(res) ? SS_OK : pg_fail(pg, res, err);
     PQclear(res);
     return rc;
@@ -244,6 +315,8 @@ static ss_code pg_connect(pg_store *s, PGconn **out, ss_error *err)
 
 static ss_code pg_acquire(pg_store *s, pg_conn **out, ss_error *err)
 {
+    pg_io_timeout_ms = s->timeout_ms;
+    pg_io_timed_out = false;
     int64_t deadline = ss_monotonic_ms() + s->timeout_ms;
     pthread_mutex_lock(&s->mu);
     for (;;) {
@@ -423,7 +496,7 @@ static ss_code pg_value_from_row(const PGresult *res, int row, int col, ss_value
 static ss_code pg_get_once(pg_store *s, pg_conn *c, const ss_op *op, ss_value **out, ss_error *err)
 {
     const char *vals[1] = {op->key};
-    PGresult *res = PQexecPrepared(c->pg, pg_stmt_names[ST_GET], 1, vals, NULL, NULL, 1);
+    PGresult *res = pg_exec_prepared(c->pg, pg_stmt_names[ST_GET], 1, vals, NULL, NULL);
     ss_code rc = SS_OK;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         rc = pg_fail(c->pg, res, err);
@@ -456,7 +529,7 @@ static ss_code pg_write_once(pg_conn *c, const ss_op *op, char **etag_out, ss_er
     pg_call call;
     pg_build_write(op, &call);
     PGresult *res =
-        PQexecPrepared(c->pg, pg_stmt_names[call.stmt], call.n, call.vals, call.lens, call.fmts, 1);
+        pg_exec_prepared(c->pg, pg_stmt_names[call.stmt], call.n, call.vals, call.lens, call.fmts);
     ss_code rc;
     if (!pg_res_ok(res)) {
         rc = pg_fail(c->pg, res, err);
@@ -575,7 +648,7 @@ static ss_code pg_bulk_get_once(pg_conn *c, const ss_op *ops, size_t count, ss_r
     qsort(sorted, count, sizeof *sorted, pg_keycmp);
 
     const char *vals[1] = {arr};
-    PGresult *res = PQexecPrepared(c->pg, pg_stmt_names[ST_BULK_GET], 1, vals, NULL, NULL, 1);
+    PGresult *res = pg_exec_prepared(c->pg, pg_stmt_names[ST_BULK_GET], 1, vals, NULL, NULL);
     free(arr);
     ss_code rc = SS_OK;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -659,13 +732,13 @@ static ss_code pg_pipeline_chunk(PGconn *pg, bool begin, const ss_op *ops, size_
     ss_code rc = SS_OK;
     size_t first = begin ? 0 : 1; /* result index q: 0 = BEGIN, 1..count = ops, then sync */
     for (size_t q = first; q <= count + 1; q++) {
-        PGresult *res = PQgetResult(pg);
+        PGresult *res = pg_get_result(pg);
         if (!res) {
             if (PQstatus(pg) != CONNECTION_OK) {
                 rc = pg_fail(pg, NULL, err);
                 break;
             }
-            res = PQgetResult(pg);
+            res = pg_get_result(pg);
             if (!res) {
                 rc = pg_fail(pg, NULL, err);
                 break;
@@ -686,7 +759,7 @@ static ss_code pg_pipeline_chunk(PGconn *pg, bool begin, const ss_op *ops, size_
         PQclear(res);
         /* each query's results end with NULL */
         PGresult *extra;
-        while ((extra = PQgetResult(pg)) != NULL) PQclear(extra);
+        while ((extra = pg_get_result(pg)) != NULL) PQclear(extra);
     }
     if (PQstatus(pg) == CONNECTION_OK) PQexitPipelineMode(pg);
     return rc;
@@ -1039,7 +1112,9 @@ static void pg_sweep(pg_store *s)
     char interval[32];
     snprintf(interval, sizeof interval, "%" PRId64, s->cleanup_ms > 100 ? s->cleanup_ms - 100 : 0);
     const char *vals[2] = {s->cleanup_key, interval};
-    PGresult *res = q ? PQexecParams(c->pg, q, 2, NULL, vals, NULL, NULL, 0) : NULL;
+    PGresult *res = q && PQsendQueryParams(c->pg, q, 2, NULL, vals, NULL, NULL, 0)
+                        ? pg_last_result(c->pg)
+                        : NULL;
     free(q);
     if (!pg_res_ok(res)) {
         pg_fail(c->pg, res, &err);
@@ -1048,7 +1123,7 @@ static void pg_sweep(pg_store *s)
         PQclear(res);
         q = pg_asprintf("DELETE FROM %s WHERE expires_at IS NOT NULL AND expires_at < now()",
                         s->table);
-        res = q ? PQexec(c->pg, q) : NULL;
+        res = q ? pg_exec_text(c->pg, q) : NULL;
         free(q);
         if (pg_res_ok(res)) {
             ss_log(s->ctx, SS_LOG_DEBUG, "removed %" PRId64 " expired rows", pg_rows(res));

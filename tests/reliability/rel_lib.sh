@@ -1,4 +1,5 @@
 # rel_lib.sh — shared helpers of the reliability tests. Sourced, not run.
+# shellcheck shell=bash disable=SC2034
 # Needs: $STATESTORED (the daemon), $WORK (this test's temp dir, removed by rel_cleanup).
 
 HERE_REL=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

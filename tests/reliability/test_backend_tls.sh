@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC1091,SC2034,SC2154  # PORT_x, PID_x, LOG_x, BASE_x come from daemon_start
 # TLS to backends, each against our own server with a self-signed CA made here (openssl req):
 # etcd over https with a client certificate (libcurl: tlsEnable, ca, cert, key), PostgreSQL
 # with sslmode=verify-full (libpq), MariaDB with pemPath (libmariadb). Each: the daemon serves
@@ -118,7 +119,8 @@ for t in "${targets[@]}"; do
     T="$WORK/my-tls"
     mkca "$T"
     # the same server again, with TLS: its command line plus the certificate options
-    pidf="$WORK/svc/mariadb/mariadb.pid"
+    # (mariadb.sh stops the pid in mariadbd.pid: the relaunched server's goes there too)
+    pidf="$WORK/svc/mariadb/mariadbd.pid"
     mapfile -t args < <(tr '\0' '\n' <"/proc/$(head -n1 "$pidf")/cmdline")
     bash "$SERVICES/mariadb.sh" pause "$WORK/svc" >/dev/null 2>&1
     nohup "${args[@]}" --ssl-ca="$T/ca.pem" --ssl-cert="$T/server.pem" --ssl-key="$T/server.key" \

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC1091,SC2034,SC2154  # PORT_x, PID_x, LOG_x, BASE_x come from daemon_start
 # Crash durability: kill -9 statestored in the middle of a write load, restart it; every write
 # that got its 204 before the kill must be there, byte-exact, and the database not corrupt
 # (PRAGMA integrity_check for SQLite). Runs on the embedded default store (SQLite, WAL and

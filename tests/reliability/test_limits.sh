@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC1091,SC2034,SC2154  # PORT_x, PID_x, LOG_x, BASE_x come from daemon_start
 # The daemon's limits, each set by a flag and each answered with a clear error: key length
 # (400), items in a bulk get / save / transaction (400), header size (431), connection count
 # (503), request timeout (408), body size (413); listening on loopback by default; the API token

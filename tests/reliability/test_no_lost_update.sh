@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC1091,SC2034,SC2154  # PORT_x, PID_x, LOG_x, BASE_x come from daemon_start
 # No lost update, through the HTTP API, for every store that declares ETags: REL_INCR_CLIENTS
 # concurrent clients (default 16) each do REL_INCR_ROUNDS read-modify-write increments of one
 # counter with its ETag, retrying on 409; the final counter must equal the number of successful

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC1091,SC2034,SC2154  # PORT_x, PID_x, LOG_x, BASE_x come from daemon_start
 # Secrets from component files never appear in the daemon's log (at debug level) or in its
 # answers: components with passwords and keys, forced to fail at start-up (nothing listens
 # there, or the server refuses the credentials) and, where a server runs (SS_TEST_* set), served

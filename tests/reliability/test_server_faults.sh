@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC1091,SC2034,SC2154  # PORT_x, PID_x, LOG_x, BASE_x come from daemon_start
 # Real-server faults under load through the daemon: for Redis, PostgreSQL and etcd (each our own
 # instance, started through scripts/services/<name>.sh into this test's temp dir), a client
 # keeps saving and reading while the server is SIGSTOPped (then SIGCONTed) and later killed -9
@@ -38,7 +39,7 @@ fault_cycle() {
   local lp=$! t_start t_stop t_cont t_kill t_restart t_end pids
   t_start=$(now)
   sleep "$PHASE"
-  pids=$(server_pids $($pidfn))
+  pids=$(server_pids "$($pidfn)")
   # shellcheck disable=SC2086
   kill -STOP $pids
   t_stop=$(now)
@@ -47,7 +48,7 @@ fault_cycle() {
   kill -CONT $pids
   t_cont=$(now)
   sleep "$PHASE"
-  pids=$(server_pids $($pidfn))
+  pids=$(server_pids "$($pidfn)")
   # shellcheck disable=SC2086
   kill -9 $pids
   t_kill=$(now)

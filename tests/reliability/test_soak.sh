@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC1091,SC2034,SC2154  # PORT_x, PID_x, LOG_x, BASE_x come from daemon_start
 # Soak: a fixed number of mixed requests (save, get, delete, bulk get, transaction; keep-alive
 # and new connections; 8 clients) against the daemon on the embedded SQLite store and on Redis
 # (SS_TEST_REDIS_ADDR), with the daemon's RSS read from /proc after a warm-up and after each
 # quarter of the run: it must stay flat (growth at most REL_SOAK_RSS_SLACK_KB, default 8 MiB,
-# plus 10 %). REL_SOAK_REQUESTS per store (default 12000: about 60 s for both here).
+# plus 10 %). REL_SOAK_REQUESTS per store (default 40000: 30-60 s for both on 2 CPUs).
 # usage: test_soak.sh STATESTORED
 set -uo pipefail
 STATESTORED=$1
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ss-rel-soak.XXXXXX")
 . "$(dirname "$0")/rel_lib.sh"
 trap rel_cleanup EXIT
-N=${REL_SOAK_REQUESTS:-12000}
+N=${REL_SOAK_REQUESTS:-40000}
 SLACK=${REL_SOAK_RSS_SLACK_KB:-8192}
 CLIENTS=8
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
