@@ -28,6 +28,7 @@
 #include "support/azure_sharedkey.h"
 #include "support/base64.h"
 #include "support/http.h"
+#include "support/utf8.h"
 
 #define MAX_TX_OPS     100   /* an entity group transaction's limit */
 #define MAX_KEY_UNITS  512   /* PartitionKey / RowKey: 1 KiB of UTF-16 */
@@ -215,42 +216,6 @@ static char *entity_path(const azt *a, const entity_key *k)
 
 /* ------------------------------------------------------------------------------------------ */
 /* Values                                                                                      */
-/* ------------------------------------------------------------------------------------------ */
-
-static bool is_utf8(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t len;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            len = 2;
-            cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3;
-            cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (n - i < len) return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) return false;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += len;
-    }
-    return true;
-}
 
 /* The entity body: keys (for inserts) and Value as Edm.String or Edm.Binary. */
 static char *entity_body(const entity_key *k, const ss_op *op, bool with_keys, ss_error *err)
@@ -260,7 +225,7 @@ static char *entity_body(const entity_key *k, const ss_op *op, bool with_keys, s
     if (ok && with_keys)
         ok = json_object_set_new(o, "PartitionKey", json_string(k->pk)) == 0 &&
              json_object_set_new(o, "RowKey", json_string(k->rk)) == 0;
-    if (ok && op->value_len <= MAX_STRING_LEN && is_utf8(op->value, op->value_len)) {
+    if (ok && op->value_len <= MAX_STRING_LEN && ss_utf8_valid(op->value, op->value_len, true)) {
         ok = json_object_set_new(o, "Value", json_stringn(op->value, op->value_len)) == 0;
     } else if (ok) {
         char *b64 = ss_base64_encode_alloc(op->value, op->value_len);

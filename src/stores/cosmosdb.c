@@ -28,6 +28,7 @@
 #include "support/base64.h"
 #include "support/cosmos_auth.h"
 #include "support/http.h"
+#include "support/utf8.h"
 
 #define API_VERSION   "2018-12-31"
 #define MAX_BATCH_OPS 100
@@ -49,44 +50,11 @@ typedef struct cosmos {
 
 /* ------------------------------------------------------------------------------------------ */
 /* Ids, values                                                                                 */
-/* ------------------------------------------------------------------------------------------ */
-
-static bool valid_utf8(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        uint32_t cp;
-        if ((c & 0xe0) == 0xc0)
-            len = 2, cp = c & 0x1f;
-        else if ((c & 0xf0) == 0xe0)
-            len = 3, cp = c & 0x0f;
-        else if ((c & 0xf8) == 0xf0)
-            len = 4, cp = c & 0x07;
-        else
-            return false;
-        if (i + len > n) return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) return false;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += len;
-    }
-    return true;
-}
 
 static char *doc_id(const char *key, size_t len)
 {
     bool plain = !(len >= strlen(KEY_MARK) && memcmp(key, KEY_MARK, strlen(KEY_MARK)) == 0) &&
-                 valid_utf8((const unsigned char *)key, len);
+                 ss_utf8_valid(key, len, true);
     for (size_t i = 0; plain && i < len; i++) {
         unsigned char ch = (unsigned char)key[i];
         if (ch < 0x20 || ch == 0x7f || ch == '/' || ch == '\\' || ch == '?' || ch == '#')
@@ -174,7 +142,7 @@ static json_t *doc_json(const cosmos *c, const ss_op *op, const char *id, const 
     bool binary = true;
     if (c->json_values) {
         value = json_value_of(op->value, op->value_len);
-    } else if (c->text_values && valid_utf8(op->value, op->value_len)) {
+    } else if (c->text_values && ss_utf8_valid(op->value, op->value_len, true)) {
         value = json_stringn(op->value, op->value_len);
     }
     if (value) {

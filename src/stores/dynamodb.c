@@ -25,6 +25,7 @@
 #include "support/aws_sigv4.h"
 #include "support/base64.h"
 #include "support/http.h"
+#include "support/utf8.h"
 
 #define MAX_TX_OPS      100 /* TransactWriteItems' limit */
 #define BATCH_GET_MAX   100 /* BatchGetItem's limit */
@@ -56,41 +57,6 @@ typedef struct dynamo {
 static char *dup_nonempty(const char *s)
 {
     return s && *s ? strdup(s) : NULL;
-}
-
-static bool is_utf8(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        size_t len;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            len = 2;
-            cp = c & 0x1f;
-        } else if ((c & 0xf0) == 0xe0) {
-            len = 3;
-            cp = c & 0x0f;
-        } else if ((c & 0xf8) == 0xf0) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (n - i < len) return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) return false;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += len;
-    }
-    return true;
 }
 
 /* Replaces every occurrence of `secret` in msg with "***": AWS error texts can quote parts of a
@@ -159,7 +125,7 @@ static json_t *attr_n(int64_t n)
 /* The value attribute: S for UTF-8 text (Dapr's layout), B for other bytes. */
 static json_t *attr_value(const void *data, size_t len)
 {
-    if (is_utf8(data, len)) return attr_s(data, len);
+    if (ss_utf8_valid(data, len, true)) return attr_s(data, len);
     char *b = ss_base64_encode_alloc(data, len);
     if (!b) return NULL;
     json_t *o = json_object();

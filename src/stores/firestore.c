@@ -32,6 +32,7 @@
 #include "support/base64.h"
 #include "support/google_auth.h"
 #include "support/http.h"
+#include "support/utf8.h"
 
 #define DEFAULT_KIND      "DaprState"
 #define VALUE_PROP        "Value"
@@ -57,40 +58,6 @@ typedef struct fs {
 
 /* ------------------------------------------------------------------------------------------ */
 /* Keys, values, times                                                                         */
-/* ------------------------------------------------------------------------------------------ */
-
-static bool valid_utf8(const unsigned char *s, size_t n, bool allow_nul)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c == 0 && !allow_nul) return false;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        uint32_t cp;
-        if ((c & 0xe0) == 0xc0)
-            len = 2, cp = c & 0x1f;
-        else if ((c & 0xf0) == 0xe0)
-            len = 3, cp = c & 0x0f;
-        else if ((c & 0xf8) == 0xf0)
-            len = 4, cp = c & 0x07;
-        else
-            return false;
-        if (i + len > n) return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) return false;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += len;
-    }
-    return true;
-}
 
 /* The Datastore key name for a state key (malloc'd), see the header comment. */
 static char *key_name(const char *key, size_t len)
@@ -98,8 +65,7 @@ static char *key_name(const char *key, size_t len)
     bool reserved =
         len >= 4 && key[0] == '_' && key[1] == '_' && key[len - 1] == '_' && key[len - 2] == '_';
     bool marked = len >= strlen(KEY_MARK) && memcmp(key, KEY_MARK, strlen(KEY_MARK)) == 0;
-    if (!reserved && !marked && valid_utf8((const unsigned char *)key, len, false))
-        return strndup(key, len);
+    if (!reserved && !marked && ss_utf8_valid(key, len, false)) return strndup(key, len);
     char *b = ss_base64_encode_alloc(key, len);
     if (!b) return NULL;
     size_t n = strlen(KEY_MARK) + strlen(b) + 1;
@@ -173,7 +139,7 @@ static json_t *entity_json(const fs *f, const ss_op *op, const char *name)
 {
     bool unindexed = f->noindex || op->value_len > MAX_INDEXED_BYTES;
     json_t *val;
-    if (valid_utf8(op->value, op->value_len, false)) {
+    if (ss_utf8_valid(op->value, op->value_len, false)) {
         val = json_pack("{s:s%}", "stringValue", (const char *)op->value, op->value_len);
     } else {
         char *b = ss_base64_encode_alloc(op->value, op->value_len);

@@ -21,6 +21,8 @@
 #include <statestore.h>
 #include <statestore/driver.h>
 
+#include "support/utf8.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -121,45 +123,6 @@ static ss_code db_error(ss_error *err, sqlite3 *db, int rc)
 /* ------------------------------------------------------------------------------------------ */
 /* Value encoding                                                                              */
 /* ------------------------------------------------------------------------------------------ */
-
-/* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF). NUL counts as binary so every text
- * value survives tools that treat text as C strings. */
-static bool is_text(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c == 0) return false;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        uint32_t cp;
-        if (c >= 0xc2 && c <= 0xdf) {
-            len = 2;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            len = 3;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (n - i < len) return false;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80) return false;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += len;
-    }
-    return true;
-}
 
 static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -806,7 +769,9 @@ static ss_code do_set(conn *c, const ss_op *op, char **etag_out, ss_error *err)
     char etag[37];
     ss_uuid4(etag);
     char *enc = NULL;
-    bool text = is_text(op->value, op->value_len);
+    /* Valid UTF-8 goes in as TEXT; anything else (NUL included, so every text value survives
+     * tools that treat text as C strings) as base64 with is_binary, as Dapr stores binary. */
+    bool text = ss_utf8_valid(op->value, op->value_len, false);
     ss_code code = SS_OK;
     if (op->value_len > INT32_MAX) return ss_error_set(err, SS_TOO_LARGE, "value too large");
     if (text) {
