@@ -9,11 +9,12 @@
 #include <statestore.h>
 #include <statestore/driver.h>
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "support/periodic.h"
 
 typedef struct mem_item {
     struct mem_item *next;
@@ -32,11 +33,7 @@ typedef struct mem_store {
     size_t nbuckets;
     size_t count;
 
-    pthread_t sweeper;
-    bool sweeper_running;
-    pthread_mutex_t stop_mu;
-    pthread_cond_t stop_cv;
-    bool stopping;
+    ss_periodic *sweeper; /* purges expired items every sweep_ms */
     int64_t sweep_ms;
 } mem_store;
 
@@ -163,8 +160,9 @@ static ss_code check_cond(const ss_op *op, bool exists, const char *etag, ss_err
 
 /* ---- sweeper ---- */
 
-static void sweep(mem_store *m)
+static void sweep(void *arg)
 {
+    mem_store *m = arg;
     int64_t now = ss_now_unix_ms();
     pthread_rwlock_wrlock(&m->lock);
     for (size_t i = 0; i < m->nbuckets; i++) {
@@ -183,34 +181,7 @@ static void sweep(mem_store *m)
     pthread_rwlock_unlock(&m->lock);
 }
 
-static void *sweeper_main(void *arg)
-{
-    mem_store *m = arg;
-    pthread_mutex_lock(&m->stop_mu);
-    while (!m->stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += (time_t)(m->sweep_ms / 1000);
-        ts.tv_nsec += (long)(m->sweep_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        int rc = 0;
-        while (!m->stopping && rc != ETIMEDOUT)
-            rc = pthread_cond_timedwait(&m->stop_cv, &m->stop_mu, &ts);
-        if (m->stopping) break;
-        pthread_mutex_unlock(&m->stop_mu);
-        sweep(m);
-        pthread_mutex_lock(&m->stop_mu);
-    }
-    pthread_mutex_unlock(&m->stop_mu);
-    return NULL;
-}
-
 /* ---- open / close ---- */
-
-static void mem_close(void *self);
 
 static ss_code mem_open(void *self, ss_ctx *ctx, ss_error *err)
 {
@@ -228,36 +199,20 @@ static ss_code mem_open(void *self, ss_ctx *ctx, ss_error *err)
         free(m->buckets);
         return ss_error_set(err, SS_BACKEND, "cannot create a lock");
     }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    bool cv_ok = pthread_cond_init(&m->stop_cv, &ca) == 0;
-    pthread_condattr_destroy(&ca);
-    if (!cv_ok || pthread_mutex_init(&m->stop_mu, NULL) != 0) {
-        if (cv_ok) pthread_cond_destroy(&m->stop_cv);
+    m->sweeper = ss_periodic_start(m->sweep_ms, sweep, m);
+    if (!m->sweeper) {
         pthread_rwlock_destroy(&m->lock);
         free(m->buckets);
-        return ss_error_set(err, SS_BACKEND, "cannot create a condition variable");
-    }
-    if (pthread_create(&m->sweeper, NULL, sweeper_main, m) != 0) {
-        mem_close(m);
         return ss_error_set(err, SS_BACKEND, "cannot start the expiry sweeper thread");
     }
-    m->sweeper_running = true;
     return SS_OK;
 }
 
 static void mem_close(void *self)
 {
     mem_store *m = self;
-    if (m->sweeper_running) {
-        pthread_mutex_lock(&m->stop_mu);
-        m->stopping = true;
-        pthread_cond_signal(&m->stop_cv);
-        pthread_mutex_unlock(&m->stop_mu);
-        pthread_join(m->sweeper, NULL);
-        m->sweeper_running = false;
-    }
+    ss_periodic_stop(m->sweeper);
+    m->sweeper = NULL;
     for (size_t i = 0; i < m->nbuckets; i++) {
         mem_item *it = m->buckets[i];
         while (it) {
@@ -269,8 +224,6 @@ static void mem_close(void *self)
     free(m->buckets);
     m->buckets = NULL;
     m->nbuckets = 0;
-    pthread_cond_destroy(&m->stop_cv);
-    pthread_mutex_destroy(&m->stop_mu);
     pthread_rwlock_destroy(&m->lock);
 }
 

@@ -28,6 +28,7 @@
 #include <mysqld_error.h>
 
 #include "statestore/driver.h"
+#include "support/periodic.h"
 
 #define MY_SCHEMA_VERSION 1
 #define MY_MAX_KEY_LEN    255 /* the id column */
@@ -95,10 +96,7 @@ typedef struct my_store {
     unsigned generation;
     bool mu_ok;
 
-    pthread_cond_t gc_cv;
-    pthread_t gc_thread;
-    bool gc_running;
-    bool closing;
+    ss_periodic *gc; /* the expired-row sweep; NULL when disabled */
 } my_store;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1404,23 +1402,9 @@ static void my_sweep(my_store *s)
     my_release(s, c);
 }
 
-static void *my_gc_main(void *arg)
+static void my_sweep_task(void *arg)
 {
-    my_store *s = arg;
-    pthread_mutex_lock(&s->mu);
-    while (!s->closing) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += (time_t)s->cleanup_s;
-        int rc = 0;
-        while (!s->closing && rc == 0) rc = pthread_cond_timedwait(&s->gc_cv, &s->mu, &ts);
-        if (s->closing) break;
-        pthread_mutex_unlock(&s->mu);
-        my_sweep(s);
-        pthread_mutex_lock(&s->mu);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return NULL;
+    my_sweep(arg);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1430,14 +1414,8 @@ static void *my_gc_main(void *arg)
 static void my_close(void *self)
 {
     my_store *s = self;
-    if (s->gc_running) {
-        pthread_mutex_lock(&s->mu);
-        s->closing = true;
-        pthread_cond_broadcast(&s->gc_cv);
-        pthread_mutex_unlock(&s->mu);
-        pthread_join(s->gc_thread, NULL);
-        s->gc_running = false;
-    }
+    ss_periodic_stop(s->gc);
+    s->gc = NULL;
     while (s->idle) {
         my_conn *c = s->idle;
         s->idle = c->next;
@@ -1446,7 +1424,6 @@ static void my_close(void *self)
     if (s->mu_ok) {
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);
-        pthread_cond_destroy(&s->gc_cv);
     }
     for (int i = 0; i < ST_COUNT; i++) free(s->sql[i]);
     for (size_t i = 0; i < MY_NBUCKETS; i++) {
@@ -1596,7 +1573,6 @@ static ss_code my_open(void *self, ss_ctx *ctx, ss_error *err)
         return ss_error_set(err, SS_NOMEM, "cannot create a mutex");
     }
     pthread_cond_init(&s->cv, NULL);
-    pthread_cond_init(&s->gc_cv, NULL);
     s->mu_ok = true;
 
     if ((rc = my_migrate(s, err)) != SS_OK) {
@@ -1620,11 +1596,11 @@ static ss_code my_open(void *self, ss_ctx *ctx, ss_error *err)
         return rc;
     }
     if (s->cleanup_s > 0) {
-        if (pthread_create(&s->gc_thread, NULL, my_gc_main, s) != 0) {
+        s->gc = ss_periodic_start(s->cleanup_s * 1000, my_sweep_task, s);
+        if (!s->gc) {
             my_close(s);
             return ss_error_set(err, SS_NOMEM, "cannot start the expired-row sweep thread");
         }
-        s->gc_running = true;
     }
     return SS_OK;
 }

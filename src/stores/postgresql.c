@@ -24,6 +24,7 @@
 #include <libpq-fe.h>
 
 #include "statestore/driver.h"
+#include "support/periodic.h"
 
 #define PG_SCHEMA_VERSION 1
 #define PG_MAX_KEY_LEN    2048 /* well below PostgreSQL's btree entry limit (~2700 bytes) */
@@ -73,10 +74,7 @@ typedef struct pg_store {
     unsigned generation; /* bumped when a connection dies: idle ones are probably dead too */
     bool mu_ok;
 
-    pthread_cond_t gc_cv;
-    pthread_t gc_thread;
-    bool gc_running;
-    bool closing;
+    ss_periodic *gc; /* the expired-row sweep; NULL when disabled */
 } pg_store;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1136,28 +1134,9 @@ static void pg_sweep(pg_store *s)
     pg_release(s, c);
 }
 
-static void *pg_gc_main(void *arg)
+static void pg_sweep_task(void *arg)
 {
-    pg_store *s = arg;
-    pthread_mutex_lock(&s->mu);
-    while (!s->closing) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += (time_t)(s->cleanup_ms / 1000);
-        ts.tv_nsec += (long)(s->cleanup_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        int rc = 0;
-        while (!s->closing && rc == 0) rc = pthread_cond_timedwait(&s->gc_cv, &s->mu, &ts);
-        if (s->closing) break;
-        pthread_mutex_unlock(&s->mu);
-        pg_sweep(s);
-        pthread_mutex_lock(&s->mu);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return NULL;
+    pg_sweep(arg);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1167,14 +1146,8 @@ static void *pg_gc_main(void *arg)
 static void pg_close(void *self)
 {
     pg_store *s = self;
-    if (s->gc_running) {
-        pthread_mutex_lock(&s->mu);
-        s->closing = true;
-        pthread_cond_broadcast(&s->gc_cv);
-        pthread_mutex_unlock(&s->mu);
-        pthread_join(s->gc_thread, NULL);
-        s->gc_running = false;
-    }
+    ss_periodic_stop(s->gc);
+    s->gc = NULL;
     while (s->idle) {
         pg_conn *c = s->idle;
         s->idle = c->next;
@@ -1184,7 +1157,6 @@ static void pg_close(void *self)
     if (s->mu_ok) {
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->cv);
-        pthread_cond_destroy(&s->gc_cv);
         s->mu_ok = false;
     }
     for (int i = 0; i < ST_COUNT; i++) free(s->sql[i]);
@@ -1306,7 +1278,6 @@ static ss_code pg_open(void *self, ss_ctx *ctx, ss_error *err)
         return ss_error_set(err, SS_NOMEM, "cannot create a mutex");
     }
     pthread_cond_init(&s->cv, NULL);
-    pthread_cond_init(&s->gc_cv, NULL);
     s->mu_ok = true;
 
     /* The table must exist before statements referencing it can be prepared, so the
@@ -1339,11 +1310,11 @@ static ss_code pg_open(void *self, ss_ctx *ctx, ss_error *err)
     pg_release(s, c);
 
     if (s->cleanup_ms > 0) {
-        if (pthread_create(&s->gc_thread, NULL, pg_gc_main, s) != 0) {
+        s->gc = ss_periodic_start(s->cleanup_ms, pg_sweep_task, s);
+        if (!s->gc) {
             pg_close(s);
             return ss_error_set(err, SS_NOMEM, "cannot start the expired-row sweep thread");
         }
-        s->gc_running = true;
     }
     return SS_OK;
 }

@@ -21,6 +21,7 @@
 #include <statestore.h>
 #include <statestore/driver.h>
 
+#include "support/periodic.h"
 #include "support/utf8.h"
 
 #include <errno.h>
@@ -81,11 +82,7 @@ typedef struct sqlite_store {
     bool sync_init;
 
     /* Background cleanup of expired rows. */
-    pthread_t gc_thread;
-    bool gc_running;
-    bool gc_stop;
-    pthread_mutex_t gc_mu;
-    pthread_cond_t gc_cv;
+    ss_periodic *gc; /* the expired-row sweep, every cleanup_ms; NULL when disabled */
 } sqlite_store;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -426,59 +423,21 @@ static void cleanup_once(sqlite_store *s)
     pool_release(s, c);
 }
 
-static void *gc_main(void *arg)
+static void cleanup_task(void *arg)
 {
-    sqlite_store *s = arg;
-    pthread_mutex_lock(&s->gc_mu);
-    while (!s->gc_stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += (time_t)(s->cleanup_ms / 1000);
-        ts.tv_nsec += (long)(s->cleanup_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        int rc = 0;
-        while (!s->gc_stop && rc != ETIMEDOUT)
-            rc = pthread_cond_timedwait(&s->gc_cv, &s->gc_mu, &ts);
-        if (s->gc_stop) break;
-        pthread_mutex_unlock(&s->gc_mu);
-        cleanup_once(s);
-        pthread_mutex_lock(&s->gc_mu);
-    }
-    pthread_mutex_unlock(&s->gc_mu);
-    return NULL;
+    cleanup_once(arg);
 }
 
 static ss_code gc_start(sqlite_store *s, ss_error *err)
 {
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_mutex_init(&s->gc_mu, NULL);
-    pthread_cond_init(&s->gc_cv, &ca);
-    pthread_condattr_destroy(&ca);
-    if (pthread_create(&s->gc_thread, NULL, gc_main, s) != 0) {
-        pthread_cond_destroy(&s->gc_cv);
-        pthread_mutex_destroy(&s->gc_mu);
-        return ss_error_set(err, SS_BACKEND, "cannot start the cleanup thread");
-    }
-    s->gc_running = true;
-    return SS_OK;
+    s->gc = ss_periodic_start(s->cleanup_ms, cleanup_task, s);
+    return s->gc ? SS_OK : ss_error_set(err, SS_BACKEND, "cannot start the cleanup thread");
 }
 
 static void gc_stop(sqlite_store *s)
 {
-    if (!s->gc_running) return;
-    pthread_mutex_lock(&s->gc_mu);
-    s->gc_stop = true;
-    pthread_cond_signal(&s->gc_cv);
-    pthread_mutex_unlock(&s->gc_mu);
-    pthread_join(s->gc_thread, NULL);
-    pthread_cond_destroy(&s->gc_cv);
-    pthread_mutex_destroy(&s->gc_mu);
-    s->gc_running = false;
+    ss_periodic_stop(s->gc);
+    s->gc = NULL;
 }
 
 /* ------------------------------------------------------------------------------------------ */
