@@ -39,6 +39,18 @@ add postgresql SS_TEST_POSTGRES_DSN state.postgresql connectionString \
 add mysql SS_TEST_MYSQL_DSN state.mysql connectionString "${SS_TEST_MYSQL_DSN:-}" \
   tableName "nlu_$$"
 add memcached SS_TEST_MEMCACHED_HOSTS state.memcached hosts "${SS_TEST_MEMCACHED_HOSTS:-}"
+add dynamodb SS_TEST_DYNAMODB_ENDPOINT state.aws.dynamodb endpoint "${SS_TEST_DYNAMODB_ENDPOINT:-}" \
+  region "${SS_TEST_DYNAMODB_REGION:-}" accessKey "${SS_TEST_DYNAMODB_ACCESS_KEY:-}" \
+  secretKey "${SS_TEST_DYNAMODB_SECRET_KEY:-}" table "nlu-$$" createTable true
+add azure_table SS_TEST_AZURITE_ENDPOINT state.azure.tablestorage \
+  serviceURL "${SS_TEST_AZURITE_ENDPOINT:-}" accountName "${SS_TEST_AZURITE_ACCOUNT:-}" \
+  accountKey "${SS_TEST_AZURITE_KEY:-}" tableName "nlu$$"
+add firestore SS_TEST_DATASTORE_ENDPOINT state.gcp.firestore \
+  endpoint "${SS_TEST_DATASTORE_ENDPOINT:-}" project_id "${SS_TEST_DATASTORE_PROJECT:-}" \
+  entity_kind "nlu$$"
+add cosmosdb SS_TEST_COSMOS_URL state.azure.cosmosdb url "${SS_TEST_COSMOS_URL:-}" \
+  masterKey "${SS_TEST_COSMOS_KEY:-}" database "${SS_TEST_COSMOS_DB:-}" \
+  collection "${SS_TEST_COSMOS_COLLECTION:-}"
 
 daemon_start d --resources-path "$C" --app-id nlu || { FAILS=1; rel_finish; exit 1; }
 for s in "${stores[@]}"; do
