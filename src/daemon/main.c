@@ -958,12 +958,16 @@ int main(int argc, char **argv)
 
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (v6) flags |= MHD_USE_IPv6;
+    /* A burst of thousands of connects (a fleet of clients reconnecting at once) must not
+     * overflow the accept queue while the workers catch up: the kernel silently drops the
+     * handshakes that do not fit. It caps this at net.core.somaxconn. */
+    const unsigned listen_backlog = 4096;
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, (uint16_t)o.port, NULL, NULL, on_request, &srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
         NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, o.threads,
         MHD_OPTION_CONNECTION_TIMEOUT, o.timeout_s, MHD_OPTION_CONNECTION_LIMIT, conn_limit,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, &srv, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape,
-        NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, listen_backlog, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         o.header_size, MHD_OPTION_NOTIFY_CONNECTION, on_connection, &srv, MHD_OPTION_END);
     if (!d) {
         dlog(SS_LOG_ERROR, "cannot listen on %s:%u: %s", o.listen, o.port, strerror(errno));
