@@ -6,19 +6,24 @@
 #   FUZZ_REGRESS=1 fuzz/run.sh  only replay the seed corpora (no new inputs), e.g. in CI
 #
 # Environment: FUZZ_SECONDS, FUZZ_BUILD (build directory, default /tmp/statestore-fuzz-build;
-# never inside the repository), FUZZ_JOBS (build parallelism, default 2), CC (default clang-14).
+# never inside the repository; default: one per checkout), FUZZ_JOBS (build parallelism, default 2), CC (default clang-14).
 # New inputs go to a scratch corpus in the build directory; the seeds in fuzz/corpus/ are only
 # read. A crash leaves its input in $FUZZ_BUILD/artifacts/ and makes the script exit 1.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
-build="${FUZZ_BUILD:-/tmp/statestore-fuzz-build}"
+# One build directory per checkout: a CMake cache made for another source tree cannot be reused.
+build="${FUZZ_BUILD:-/tmp/statestore-fuzz-build-$(printf '%s' "$repo" | cksum | cut -d' ' -f1)}"
 seconds="${FUZZ_SECONDS:-30}"
 jobs="${FUZZ_JOBS:-2}"
 cc="${CC:-clang-14}"
 cxx="${CXX:-clang++-14}"
 case "$build" in "$repo"/*) echo "run.sh: FUZZ_BUILD must be outside the repository" >&2; exit 2;; esac
+if [ -f "$build/CMakeCache.txt" ] &&
+  ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$repo" "$build/CMakeCache.txt"; then
+  rm -rf "$build"
+fi
 
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
