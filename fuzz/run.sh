@@ -5,8 +5,9 @@
 #   fuzz/run.sh fuzz_api ...    only the named targets
 #   FUZZ_REGRESS=1 fuzz/run.sh  only replay the seed corpora (no new inputs), e.g. in CI
 #
-# Environment: FUZZ_SECONDS, FUZZ_BUILD (build directory, default /tmp/statestore-fuzz-build;
-# never inside the repository; default: one per checkout), FUZZ_JOBS (build parallelism, default 2), CC (default clang-14).
+# Environment: FUZZ_SECONDS, FUZZ_BUILD (build directory, never inside the repository; default
+# /tmp/statestore-fuzz-build-<checksum of the checkout's path>), FUZZ_JOBS (build parallelism,
+# default 2), CC (default clang-14).
 # New inputs go to a scratch corpus in the build directory; the seeds in fuzz/corpus/ are only
 # read. A crash leaves its input in $FUZZ_BUILD/artifacts/ and makes the script exit 1.
 set -euo pipefail
