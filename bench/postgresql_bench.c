@@ -39,54 +39,7 @@ static void die(const char *what, const char *msg)
 
 /* ---- driver side ---- */
 
-static void drv_get(void *ctx, size_t i)
-{
-    ss_get_request r = {.key = keys[i % NKEYS]};
-    ss_value *v = NULL;
-    ss_error e;
-    if (ss_get(&v, ctx, &r, &e) != SS_OK || !v) die("get", e.message);
-    ss_value_free(v);
-}
-
-static void drv_set(void *ctx, size_t i)
-{
-    ss_set_request r = {.key = keys[i % NKEYS], .value = value, .value_len = sizeof value};
-    ss_error e;
-    if (ss_set(NULL, ctx, &r, &e) != SS_OK) die("set", e.message);
-}
-
-static void drv_bulk_get(void *ctx, size_t i)
-{
-    ss_get_request r[BULK];
-    for (size_t k = 0; k < BULK; k++) r[k] = (ss_get_request){.key = keys[(i * BULK + k) % NKEYS]};
-    ss_results res;
-    ss_error e;
-    if (ss_bulk_get(&res, ctx, r, BULK, NULL, &e) != SS_OK) die("bulk get", e.message);
-    ss_results_free(&res);
-}
-
-static void drv_bulk_set(void *ctx, size_t i)
-{
-    ss_set_request r[BULK];
-    for (size_t k = 0; k < BULK; k++)
-        r[k] = (ss_set_request){
-            .key = keys[(i * BULK + k) % NKEYS], .value = value, .value_len = sizeof value};
-    ss_error e;
-    if (ss_bulk_set(NULL, ctx, r, BULK, NULL, &e) != SS_OK) die("bulk set", e.message);
-}
-
-static void drv_tx(void *ctx, size_t i)
-{
-    ss_operation ops[TXOPS];
-    for (size_t k = 0; k < TXOPS; k++)
-        ops[k] = (ss_operation){.kind = SS_OP_UPSERT,
-                                .set = {.key = keys[(i * TXOPS + k) % NKEYS],
-                                        .value = value,
-                                        .value_len = sizeof value}};
-    ss_transaction tx = {.ops = ops, .count = TXOPS};
-    ss_error e;
-    if (ss_transact(ctx, &tx, &e) != SS_OK) die("transaction", e.message);
-}
+#include "sql_workload.h"
 
 /* ---- raw libpq side ---- */
 
@@ -188,22 +141,6 @@ static void raw_tx(void *ctx, size_t i)
 
 /* Runs raw and driver alternately, three rounds each, and compares the best rounds: the
  * machine is shared, and the best of several short runs is the least disturbed one. */
-static void pair(const char *what, size_t iters, size_t per, void (*rawfn)(void *, size_t),
-                 void *rawctx, void (*drvfn)(void *, size_t), void *drvctx, double target)
-{
-    char rl[64], dl[64];
-    snprintf(rl, sizeof rl, "raw %s", what);
-    snprintf(dl, sizeof dl, "driver %s", what);
-    double best_raw = 0, best_drv = 0;
-    for (int round = 0; round < 3; round++) {
-        double r = bench_run(rl, iters, per, rawfn, rawctx);
-        double d = bench_run(dl, iters, per, drvfn, drvctx);
-        if (r > best_raw) best_raw = r;
-        if (d > best_drv) best_drv = d;
-    }
-    bench_ratio(what, best_drv, best_raw, target);
-}
-
 int main(void)
 {
     const char *dsn = getenv("SS_TEST_POSTGRES_DSN");
@@ -248,11 +185,11 @@ int main(void)
     size_t n1 = bench_iters(2000), nb = bench_iters(100), nt = bench_iters(300);
     printf("postgresql: driver vs raw libpq (prepared statements), table %s, %zu-byte values\n",
            table, sizeof value);
-    pair("get", n1, 1, raw_get, &rw, drv_get, s, 0.9);
-    pair("set", n1, 1, raw_set, &rw, drv_set, s, 0.9);
-    pair("bulk get x100", nb, BULK, raw_bulk_get, &rw, drv_bulk_get, s, 0.8);
-    pair("bulk set x100", nb, BULK, raw_bulk_set, &rw, drv_bulk_set, s, 0.8);
-    pair("transaction x10", nt, TXOPS, raw_tx, &rw, drv_tx, s, 0.8);
+    bench_pair("get", n1, 1, raw_get, &rw, drv_get, s, 0.9);
+    bench_pair("set", n1, 1, raw_set, &rw, drv_set, s, 0.9);
+    bench_pair("bulk get x100", nb, BULK, raw_bulk_get, &rw, drv_bulk_get, s, 0.8);
+    bench_pair("bulk set x100", nb, BULK, raw_bulk_set, &rw, drv_bulk_set, s, 0.8);
+    bench_pair("transaction x10", nt, TXOPS, raw_tx, &rw, drv_tx, s, 0.8);
 
     snprintf(sql, sizeof sql, "DROP TABLE %s", table);
     PQclear(PQexec(rw.pg, sql));
