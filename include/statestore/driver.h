@@ -69,6 +69,11 @@ typedef struct ss_op {
     int64_t ttl_seconds;  /* > 0 when ttl_mode == SS_TTL_SECONDS */
     const ss_pair *metadata;
     size_t metadata_count;
+    /* SET: whether anyone reads the new ETag (ss_set given etag_out, ss_bulk_set given results).
+     * When false a driver may skip work done only to learn it, such as memcached's read-back;
+     * storing one anyway is harmless (the core frees it). Added after the fields above, so
+     * drivers built before it simply never read it. */
+    bool etag_wanted;
 } ss_op;
 
 /* Looks up request metadata by name (case-sensitive, as Dapr); NULL when absent. */
@@ -129,7 +134,8 @@ typedef struct ss_driver {
 
     /* *out = NULL for a missing key. Otherwise a value from ss_value_new. */
     ss_code (*get)(void *self, const ss_op *op, ss_value **out, ss_error *err);
-    /* etag_out is never NULL: store the new ETag (ss_strdup'd) there, or leave it NULL. */
+    /* etag_out is never NULL: store the new ETag (ss_strdup'd) there, or leave it NULL
+     * (op->etag_wanted says whether anyone will read it). */
     ss_code (*set)(void *self, const ss_op *op, char **etag_out, ss_error *err);
     ss_code (*del)(void *self, const ss_op *op, ss_error *err);
 
@@ -184,7 +190,8 @@ SS_EXPORT char *ss_strdup(const char *s);
 SS_EXPORT char *ss_strndup(const char *s, size_t n);
 
 /* A random UUIDv4 in canonical text form (37 bytes with the NUL), for stores whose ETags are
- * UUIDs. Uses the OS's random source. */
+ * UUIDs. Unique, not secret: a fast per-thread generator seeded from the OS's random source,
+ * never to be used for keys, tokens or anything that must be unpredictable. */
 SS_EXPORT void ss_uuid4(char out[37]);
 
 /* Wall clock in Unix milliseconds, and a monotonic clock in milliseconds. */

@@ -38,7 +38,8 @@ void ss_results_free(ss_results *results)
 
 static void run_item(bulk_job *job, size_t i)
 {
-    ss_error e = {0};
+    ss_error e;
+    ss_error_reset(&e);
     ss_item_result *it = &job->items[i];
     const ss_op *op = &job->ops[i];
     ss_code rc;
@@ -119,7 +120,8 @@ static void decorate_items(ss_store *s, bulk_kind kind, const ss_op *ops, ss_ite
 static ss_code run_native(ss_store *s, bulk_kind kind, const ss_op *ops, ss_results *res,
                           ss_error *err)
 {
-    ss_error derr = {0};
+    ss_error derr;
+    ss_error_reset(&derr);
     ss_code rc;
     const ss_driver *d = s->driver;
     if (kind == BULK_GET)
@@ -203,6 +205,7 @@ static ss_code bulk(ss_results *out, ss_store *s, bulk_kind kind, const void *re
         } else if (kind == BULK_SET) {
             const ss_set_request *r = &((const ss_set_request *)reqs)[i];
             rc = ss_prep_set(s, r, &ops[i], err);
+            ops[i].etag_wanted = out != NULL;
             retries[i] = &r->options.retry;
         } else {
             const ss_delete_request *r = &((const ss_delete_request *)reqs)[i];

@@ -37,6 +37,15 @@ void ss_value_drop_etag(ss_value *value);
 /* Copies src into dst (NULL-safe on dst). */
 void ss_error_copy(ss_error *dst, const ss_error *src);
 
+/* Empties a scratch error before a driver call. `= {0}` clears all 1 KiB of message on every
+ * operation, which showed in profiles of the in-memory store; readers stop at the NUL. */
+static inline void ss_error_reset(ss_error *e)
+{
+    e->code = SS_OK;
+    e->retryable = false;
+    e->message[0] = '\0';
+}
+
 /*
  * Writes `store "<name>" (<driver>): <op> "<key>": <text>` into err (NULL-safe). key may be
  * NULL (then no key part); text NULL or "" means the code's description. Secret property values

@@ -106,7 +106,8 @@ ss_code ss_ping(ss_store *store, ss_error *err)
 {
     if (!store) return ss_error_set(err, SS_INVALID, "ping: store is NULL");
     if (!store->driver->ping) return SS_OK;
-    ss_error derr = {0};
+    ss_error derr;
+    ss_error_reset(&derr);
     ss_code rc = sane_code(store->driver->ping(store->self, &derr));
     if (rc != SS_OK) return ss_error_decorate(err, store, rc, "ping", NULL, 0, derr.message);
     return SS_OK;
@@ -276,6 +277,7 @@ ss_code ss_prep_set(const ss_store *s, const ss_set_request *req, ss_op *op, ss_
     rc = normalise_write(s, "set", req->key, req->etag, &req->options, op, err);
     if (rc != SS_OK) return rc;
     op->kind = SS_DRV_SET;
+    op->etag_wanted = true; /* callers that discard it say so */
     op->key = req->key;
     op->value = req->value ? req->value : "";
     op->value_len = req->value_len;
@@ -310,7 +312,8 @@ static uint32_t attempts_of(const ss_retry *r)
 
 ss_code ss_run_get(ss_store *s, const ss_op *op, ss_value **out, ss_error *err)
 {
-    ss_error derr = {0};
+    ss_error derr;
+    ss_error_reset(&derr);
     ss_value *v = NULL;
     ss_code rc = sane_code(s->driver->get(s->self, op, &v, &derr));
     if (rc != SS_OK) {
@@ -329,7 +332,7 @@ ss_code ss_run_set(ss_store *s, const ss_op *op, const ss_retry *retry, char **e
     ss_error derr;
     ss_code rc = SS_OK;
     for (uint32_t a = 1;; a++) {
-        memset(&derr, 0, sizeof derr);
+        ss_error_reset(&derr);
         char *etag = NULL;
         rc = sane_code(s->driver->set(s->self, op, &etag, &derr));
         if (rc == SS_OK) {
@@ -354,7 +357,7 @@ ss_code ss_run_delete(ss_store *s, const ss_op *op, const ss_retry *retry, ss_er
     ss_error derr;
     ss_code rc = SS_OK;
     for (uint32_t a = 1;; a++) {
-        memset(&derr, 0, sizeof derr);
+        ss_error_reset(&derr);
         rc = sane_code(s->driver->del(s->self, op, &derr));
         if (rc == SS_OK) return SS_OK;
         if (a >= attempts || !ss_code_retryable(rc)) break;
@@ -383,6 +386,7 @@ ss_code ss_set(char **etag_out, ss_store *store, const ss_set_request *req, ss_e
     ss_op op;
     ss_code rc = ss_prep_set(store, req, &op, err);
     if (rc != SS_OK) return rc;
+    op.etag_wanted = etag_out != NULL;
     char *etag = NULL;
     rc = ss_run_set(store, &op, &req->options.retry, &etag, err);
     if (etag_out)
@@ -426,10 +430,12 @@ ss_code ss_transact(ss_store *store, const ss_transaction *tx, ss_error *err)
     if (!ops) return fail(err, store, SS_NOMEM, "transact", NULL, "out of memory");
     for (size_t i = 0; i < tx->count && rc == SS_OK; i++) {
         const ss_operation *o = &tx->ops[i];
-        ss_error oerr = {0};
-        if (o->kind == SS_OP_UPSERT)
+        ss_error oerr;
+        ss_error_reset(&oerr);
+        if (o->kind == SS_OP_UPSERT) {
             rc = ss_prep_set(store, &o->set, &ops[i], &oerr);
-        else if (o->kind == SS_OP_DELETE)
+            ops[i].etag_wanted = false; /* transactions hand out no ETags */
+        } else if (o->kind == SS_OP_DELETE)
             rc = ss_prep_delete(store, &o->del, &ops[i], &oerr);
         else
             rc = ss_error_set(&oerr, SS_INVALID,
@@ -444,7 +450,8 @@ ss_code ss_transact(ss_store *store, const ss_transaction *tx, ss_error *err)
         }
     }
     if (rc == SS_OK) {
-        ss_error derr = {0};
+        ss_error derr;
+        ss_error_reset(&derr);
         rc = sane_code(store->driver->transact(store->self, ops, tx->count, tx->metadata,
                                                tx->metadata_count, &derr));
         if (rc != SS_OK) ss_error_decorate(err, store, rc, "transact", NULL, 0, derr.message);

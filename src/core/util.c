@@ -211,49 +211,92 @@ static void fill_random(unsigned char *buf, size_t len)
     }
 }
 
-/* Bumped in every forked child: thread-local random pools compare against it. */
+/* Bumped in every forked child: thread-local generators compare against it. */
 static _Atomic unsigned fork_generation = 1;
-static pthread_once_t fork_hook_once = PTHREAD_ONCE_INIT;
+static pthread_once_t uuid_once = PTHREAD_ONCE_INIT;
+/* Byte -> its two lowercase hex digits; a table lookup per byte halves the cost of the text. */
+static char hex_pairs[256][2];
 
 static void on_fork_child(void)
 {
     atomic_fetch_add_explicit(&fork_generation, 1, memory_order_relaxed);
 }
 
-static void install_fork_hook(void)
+static void uuid_init(void)
 {
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < 256; i++) {
+        hex_pairs[i][0] = hex[i >> 4];
+        hex_pairs[i][1] = hex[i & 15];
+    }
     pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+/*
+ * ETags and identifiers must be unique, not secret: whoever may send an ETag may read it with a
+ * get. The kernel's generator (getrandom) cost about a quarter of a whole in-memory write, so
+ * each thread runs the xoshiro256** generator (Blackman and Vigna, 2018) seeded with 256 bits
+ * from the OS: distinct random starting points in a 2^256 cycle never overlap in practice. No
+ * Debian library offers a fast seeded generator without tying the core to libcrypto (OpenSSL's
+ * DRBG), which the embedded-only build does not link. A forked child reseeds, so it never
+ * repeats its parent's stream.
+ */
+static uint64_t rotl64(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static _Thread_local uint64_t rng_state[4];
+static _Thread_local unsigned rng_generation; /* 0 = not seeded in this thread yet */
+
+static uint64_t rng_next(void)
+{
+    uint64_t *st = rng_state;
+    uint64_t result = rotl64(st[1] * 5, 7) * 9;
+    uint64_t t = st[1] << 17;
+    st[2] ^= st[0];
+    st[3] ^= st[1];
+    st[1] ^= st[2];
+    st[0] ^= st[3];
+    st[2] ^= t;
+    st[3] = rotl64(st[3], 45);
+    return result;
+}
+
+static void rng_seed(void)
+{
+    /* Run before this thread's first output: the table is ready, and any later fork reseeds
+     * its child. */
+    pthread_once(&uuid_once, uuid_init);
+    unsigned char seed[sizeof rng_state];
+    fill_random(seed, sizeof seed);
+    memcpy(rng_state, seed, sizeof seed);
+    /* The all-zero state is the generator's one fixed point. */
+    if (!(rng_state[0] | rng_state[1] | rng_state[2] | rng_state[3])) rng_state[0] = 1;
 }
 
 void ss_uuid4(char out[37])
 {
-    static const char hex[] = "0123456789abcdef";
-    /* One getrandom(2) per ETag cost more than the whole in-memory write, so each thread draws
-     * 512 bytes at a time. A fork bumps the generation, so a child never replays the parent's
-     * unused bytes (which would repeat its ETags); getpid() per call would be a syscall here. */
-    static _Thread_local unsigned char pool[512];
-    static _Thread_local size_t pool_used = sizeof pool;
-    static _Thread_local unsigned pool_gen;
-    pthread_once(&fork_hook_once, install_fork_hook);
+    /* Where each of the 16 bytes' two hex digits go in 8-4-4-4-12. */
+    static const unsigned char at[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
     unsigned gen = atomic_load_explicit(&fork_generation, memory_order_relaxed);
-    if (pool_used + 16 > sizeof pool || pool_gen != gen) {
-        fill_random(pool, sizeof pool);
-        pool_used = 0;
-        pool_gen = gen;
+    if (rng_generation != gen) {
+        rng_seed();
+        rng_generation = gen;
     }
     unsigned char b[16];
-    memcpy(b, pool + pool_used, sizeof b);
-    memset(pool + pool_used, 0, sizeof b);
-    pool_used += sizeof b;
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    size_t o = 0;
-    for (size_t i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
-        out[o++] = hex[b[i] >> 4];
-        out[o++] = hex[b[i] & 15];
+    uint64_t hi = rng_next(), lo = rng_next();
+    for (size_t i = 0; i < 8; i++) {
+        b[i] = (unsigned char)(hi >> (56 - 8 * i));
+        b[8 + i] = (unsigned char)(lo >> (56 - 8 * i));
     }
-    out[o] = '\0';
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* variant 10 */
+    for (size_t i = 0; i < 16; i++) {
+        memcpy(out + at[i], hex_pairs[b[i]], 2);
+    }
+    out[8] = out[13] = out[18] = out[23] = '-';
+    out[36] = '\0';
 }
 
 int64_t ss_now_unix_ms(void)

@@ -28,6 +28,7 @@
 #include "support/azure_sharedkey.h"
 #include "support/base64.h"
 #include "support/http.h"
+#include "support/strbuf.h"
 #include "support/utf8.h"
 
 #define MAX_TX_OPS     100   /* an entity group transaction's limit */
@@ -50,47 +51,17 @@ typedef struct azt {
 /* Keys                                                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} buf;
-
-static void b_add(buf *b, const void *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void b_str(buf *b, const char *s)
-{
-    b_add(b, s, strlen(s));
-}
-
-static void b_hex(buf *b, unsigned char c, const char *digits)
+static void b_hex(ss_buf *b, unsigned char c, const char *digits)
 {
     char e[3] = {'%', digits[c >> 4], digits[c & 15]};
-    b_add(b, e, 3);
+    ss_buf_add(b, e, 3);
 }
 
 /*
  * Writes the bytes Table Storage forbids in keys as %XX: / \ # ? U+0000-U+001F, U+007F-U+009F
  * (C1 controls are the UTF-8 pairs C2 80..C2 9F), and '%' itself so decoding is unambiguous.
  */
-static void b_key_escape(buf *b, const char *s, size_t n)
+static void b_key_escape(ss_buf *b, const char *s, size_t n)
 {
     static const char digits[] = "0123456789ABCDEF";
     for (size_t i = 0; i < n; i++) {
@@ -103,7 +74,7 @@ static void b_key_escape(buf *b, const char *s, size_t n)
             b_hex(b, (unsigned char)s[i + 1], digits);
             i++;
         } else {
-            b_add(b, &s[i], 1);
+            ss_buf_add(b, &s[i], 1);
         }
     }
 }
@@ -137,7 +108,7 @@ static ss_code entity_key_of(const azt *a, const ss_op *op, entity_key *out, ss_
     memset(out, 0, sizeof *out);
     const char *part = ss_op_meta(op, "partitionKey");
     if (!part || !*part) part = a->partition;
-    buf pk = {0}, rk = {0};
+    ss_buf pk = {0}, rk = {0};
     if (part) {
         b_key_escape(&pk, part, strlen(part));
         b_key_escape(&rk, op->key, op->key_len);
@@ -153,15 +124,15 @@ static ss_code entity_key_of(const azt *a, const ss_op *op, entity_key *out, ss_
             b_key_escape(&pk, op->key, (size_t)(sep - op->key));
             /* "a||" must not land where "a" does: %00 is no key's escape (keys hold no NUL). */
             if (rest == 0)
-                b_str(&rk, "%00");
+                ss_buf_str(&rk, "%00");
             else
                 b_key_escape(&rk, sep + 2, rest);
         } else {
             b_key_escape(&pk, op->key, op->key_len);
         }
     }
-    if (!pk.p && !pk.oom) b_str(&pk, "");
-    if (!rk.p && !rk.oom) b_str(&rk, "");
+    if (!pk.p && !pk.oom) ss_buf_str(&pk, "");
+    if (!rk.p && !rk.oom) ss_buf_str(&rk, "");
     if (pk.oom || rk.oom) {
         free(pk.p);
         free(rk.p);
@@ -180,14 +151,14 @@ static ss_code entity_key_of(const azt *a, const ss_op *op, entity_key *out, ss_
 }
 
 /* Percent-encodes for a URL path, doubling single quotes for the OData string literal first. */
-static void b_odata_literal(buf *b, const char *s)
+static void b_odata_literal(ss_buf *b, const char *s)
 {
     static const char digits[] = "0123456789ABCDEF";
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
             c == '-' || c == '_' || c == '.' || c == '~') {
-            b_add(b, s, 1);
+            ss_buf_add(b, s, 1);
         } else {
             b_hex(b, c, digits);
             if (c == '\'') b_hex(b, c, digits);
@@ -198,15 +169,15 @@ static void b_odata_literal(buf *b, const char *s)
 /* "/<table>(PartitionKey='..',RowKey='..')", appended to the base path. */
 static char *entity_path(const azt *a, const entity_key *k)
 {
-    buf b = {0};
-    b_str(&b, a->base_path);
-    b_str(&b, "/");
-    b_str(&b, a->table);
-    b_str(&b, "(PartitionKey='");
+    ss_buf b = {0};
+    ss_buf_str(&b, a->base_path);
+    ss_buf_str(&b, "/");
+    ss_buf_str(&b, a->table);
+    ss_buf_str(&b, "(PartitionKey='");
     b_odata_literal(&b, k->pk);
-    b_str(&b, "',RowKey='");
+    ss_buf_str(&b, "',RowKey='");
     b_odata_literal(&b, k->rk);
-    b_str(&b, "')");
+    ss_buf_str(&b, "')");
     if (b.oom) {
         free(b.p);
         return NULL;
@@ -602,14 +573,14 @@ static long batch_failure(const char *body, long *status, char *code, size_t cod
     return -1;
 }
 
-static void b_part_head(buf *b, const char *cs, size_t id)
+static void b_part_head(ss_buf *b, const char *cs, size_t id)
 {
     char line[128];
-    b_str(b, "--");
-    b_str(b, cs);
-    b_str(b, "\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n");
+    ss_buf_str(b, "--");
+    ss_buf_str(b, cs);
+    ss_buf_str(b, "\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n");
     snprintf(line, sizeof line, "Content-ID: %zu\r\n\r\n", id);
-    b_str(b, line);
+    ss_buf_str(b, line);
 }
 
 /* One attempt of the batch. *retry is set when only a probed ETag failed (a race). */
@@ -623,12 +594,12 @@ static ss_code batch_once(azt *a, txop *ts, size_t n, bool *retry, ss_error *err
     snprintf(cs, sizeof cs, "changeset_%s", uuid);
     size_t *map = calloc(n ? n : 1, sizeof *map); /* part -> txop */
     if (!map) return ss_error_set(err, SS_NOMEM, "out of memory");
-    buf b = {0};
-    b_str(&b, "--");
-    b_str(&b, bb);
-    b_str(&b, "\r\nContent-Type: multipart/mixed; boundary=");
-    b_str(&b, cs);
-    b_str(&b, "\r\n\r\n");
+    ss_buf b = {0};
+    ss_buf_str(&b, "--");
+    ss_buf_str(&b, bb);
+    ss_buf_str(&b, "\r\nContent-Type: multipart/mixed; boundary=");
+    ss_buf_str(&b, cs);
+    ss_buf_str(&b, "\r\n\r\n");
     size_t parts = 0;
     ss_code code = SS_OK;
     for (size_t i = 0; i < n && code == SS_OK; i++) {
@@ -655,40 +626,40 @@ static ss_code batch_once(azt *a, txop *ts, size_t n, bool *retry, ss_error *err
             }
         }
         b_part_head(&b, cs, parts + 1);
-        b_str(&b, insert ? "POST " : del ? "DELETE " : "PUT ");
-        b_add(&b, a->base, strlen(a->base) - strlen(a->base_path));
+        ss_buf_str(&b, insert ? "POST " : del ? "DELETE " : "PUT ");
+        ss_buf_add(&b, a->base, strlen(a->base) - strlen(a->base_path));
         if (insert) {
-            b_str(&b, a->base_path);
-            b_str(&b, "/");
-            b_str(&b, a->table);
+            ss_buf_str(&b, a->base_path);
+            ss_buf_str(&b, "/");
+            ss_buf_str(&b, a->table);
         } else {
-            b_str(&b, epath);
+            ss_buf_str(&b, epath);
         }
-        b_str(&b, " HTTP/1.1\r\nAccept: application/json;odata=minimalmetadata\r\n"
-                  "DataServiceVersion: 3.0;\r\n");
-        if (insert) b_str(&b, "Prefer: return-no-content\r\n");
+        ss_buf_str(&b, " HTTP/1.1\r\nAccept: application/json;odata=minimalmetadata\r\n"
+                       "DataServiceVersion: 3.0;\r\n");
+        if (insert) ss_buf_str(&b, "Prefer: return-no-content\r\n");
         const char *im = t->first->cond == SS_COND_MATCH ? t->first->etag
                          : del                           ? t->probe_etag
                                                          : NULL;
         if (im) {
-            b_str(&b, "If-Match: ");
-            b_str(&b, im);
-            b_str(&b, "\r\n");
+            ss_buf_str(&b, "If-Match: ");
+            ss_buf_str(&b, im);
+            ss_buf_str(&b, "\r\n");
         }
         if (body) {
-            b_str(&b, "Content-Type: application/json\r\n\r\n");
-            b_str(&b, body);
+            ss_buf_str(&b, "Content-Type: application/json\r\n\r\n");
+            ss_buf_str(&b, body);
         }
-        b_str(&b, "\r\n");
+        ss_buf_str(&b, "\r\n");
         free(body);
         free(epath);
         map[parts++] = i;
     }
-    b_str(&b, "--");
-    b_str(&b, cs);
-    b_str(&b, "--\r\n--");
-    b_str(&b, bb);
-    b_str(&b, "--\r\n");
+    ss_buf_str(&b, "--");
+    ss_buf_str(&b, cs);
+    ss_buf_str(&b, "--\r\n--");
+    ss_buf_str(&b, bb);
+    ss_buf_str(&b, "--\r\n");
     if (code == SS_OK && b.oom) code = ss_error_set(err, SS_NOMEM, "out of memory");
     if (code != SS_OK || parts == 0) {
         free(b.p);

@@ -599,7 +599,7 @@ static ss_code mc_set(void *self, const ss_op *op, char **etag_out, ss_error *er
                                   "gone");
     else if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_STORED)
         code = mc_error(err, mc, rc);
-    if (code == SS_OK && etag_out) {
+    if (code == SS_OK && op->etag_wanted) {
         char *data = NULL;
         size_t len = 0;
         uint64_t newcas = 0;

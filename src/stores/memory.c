@@ -1,7 +1,8 @@
 /*
  * memory.c — the in-memory store: the reference implementation of the contract.
  *
- * One hash table under one rwlock. ETags are fresh UUIDv4s per write. Expired items are
+ * One hash table under one rwlock. An ETag is the number of the write that made the item (16 hex
+ * digits), from a per-store counter that starts at a random point. Expired items are
  * invisible the moment they expire and are purged by a background sweeper. Transactions check
  * every condition against the state as the earlier ops of the same transaction leave it, then
  * apply everything, all under the write lock, so they are atomic and ordered.
@@ -12,6 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "support/periodic.h"
@@ -22,9 +24,9 @@ typedef struct mem_item {
     int64_t expires_ms; /* Unix ms; 0 = never */
     size_t key_len;
     size_t len;
-    char etag[37];
-    char *data;   /* points into bytes, after the key */
-    char bytes[]; /* key, NUL, data, NUL */
+    char etag[17]; /* set by stamp() under the write lock */
+    char *data;    /* points into bytes, after the key */
+    char bytes[];  /* key, NUL, data, NUL */
 } mem_item;
 
 typedef struct mem_store {
@@ -32,6 +34,10 @@ typedef struct mem_store {
     mem_item **buckets;
     size_t nbuckets;
     size_t count;
+    /* The last write's number. It starts at a random point below 2^62, so an ETag a client kept
+     * from an earlier process is never the current one of a new process by accident; a counter
+     * instead of random ETags because drawing 128 random bits cost a fifth of a write. */
+    uint64_t writes;
 
     ss_periodic *sweeper; /* purges expired items every sweep_ms */
     int64_t sweep_ms;
@@ -47,9 +53,21 @@ static uint64_t hash_key(const char *k, size_t n)
     return h;
 }
 
-static bool alive(const mem_item *it, int64_t now)
+/* One operation's reading of the wall clock, taken when first needed: most items have no TTL,
+ * and the clock read was a tenth of a whole in-memory get. ms == 0 means not read yet. */
+typedef struct mem_clock {
+    int64_t ms;
+} mem_clock;
+
+static int64_t clock_ms(mem_clock *c)
 {
-    return it->expires_ms == 0 || now < it->expires_ms;
+    if (c->ms == 0) c->ms = ss_now_unix_ms();
+    return c->ms;
+}
+
+static bool alive(const mem_item *it, mem_clock *now)
+{
+    return it->expires_ms == 0 || clock_ms(now) < it->expires_ms;
 }
 
 /* The link that points at the key's item (or at the NULL ending its chain). */
@@ -65,13 +83,13 @@ static mem_item **find_link(mem_store *m, const char *key, size_t key_len, uint6
 }
 
 /* The live item for the key, or NULL. */
-static mem_item *find_live(mem_store *m, const char *key, size_t key_len, int64_t now)
+static mem_item *find_live(mem_store *m, const char *key, size_t key_len, mem_clock *now)
 {
     mem_item *it = *find_link(m, key, key_len, hash_key(key, key_len));
     return it && alive(it, now) ? it : NULL;
 }
 
-static mem_item *item_new(const ss_op *op, int64_t now)
+static mem_item *item_new(const ss_op *op, mem_clock *now)
 {
     if (op->key_len > SIZE_MAX / 2 || op->value_len > SIZE_MAX / 2 - op->key_len - 2) return NULL;
     mem_item *it = malloc(sizeof *it + op->key_len + 1 + op->value_len + 1);
@@ -85,9 +103,18 @@ static mem_item *item_new(const ss_op *op, int64_t now)
     it->data = it->bytes + op->key_len + 1;
     if (op->value_len) memcpy(it->data, op->value, op->value_len);
     it->data[op->value_len] = '\0';
-    it->expires_ms = op->ttl_mode == SS_TTL_SECONDS ? now + op->ttl_seconds * 1000 : 0;
-    ss_uuid4(it->etag);
+    it->expires_ms = op->ttl_mode == SS_TTL_SECONDS ? clock_ms(now) + op->ttl_seconds * 1000 : 0;
+    it->etag[0] = '\0';
     return it;
+}
+
+/* Gives the item the next write number as its ETag. Under the write lock. */
+static void stamp(mem_store *m, mem_item *it)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t v = ++m->writes;
+    for (int i = 15; i >= 0; i--, v >>= 4) it->etag[i] = hex[v & 15];
+    it->etag[16] = '\0';
 }
 
 /* Doubles the table when it is full; without memory it keeps working with longer chains. */
@@ -112,10 +139,10 @@ static void maybe_grow(mem_store *m, size_t extra)
     m->nbuckets = n;
 }
 
-/* Puts the item in place of the key's current one (live or expired). Takes ownership. */
-static void put_item(mem_store *m, mem_item *it)
+/* Puts the item at `link` (from find_link for its key), in place of the key's current one, live
+ * or expired. Takes ownership. */
+static void put_at(mem_store *m, mem_item **link, mem_item *it)
 {
-    mem_item **link = find_link(m, it->bytes, it->key_len, it->hash);
     mem_item *old = *link;
     if (old) {
         it->next = old->next;
@@ -128,9 +155,14 @@ static void put_item(mem_store *m, mem_item *it)
     }
 }
 
-static void remove_key(mem_store *m, const char *key, size_t key_len)
+static void put_item(mem_store *m, mem_item *it)
 {
-    mem_item **link = find_link(m, key, key_len, hash_key(key, key_len));
+    put_at(m, find_link(m, it->bytes, it->key_len, it->hash), it);
+}
+
+/* Unlinks and frees the item at `link` (from find_link), if any. */
+static void remove_at(mem_store *m, mem_item **link)
+{
     mem_item *old = *link;
     if (!old) return;
     *link = old->next;
@@ -163,13 +195,13 @@ static ss_code check_cond(const ss_op *op, bool exists, const char *etag, ss_err
 static void sweep(void *arg)
 {
     mem_store *m = arg;
-    int64_t now = ss_now_unix_ms();
+    mem_clock now = {0};
     pthread_rwlock_wrlock(&m->lock);
     for (size_t i = 0; i < m->nbuckets; i++) {
         mem_item **link = &m->buckets[i];
         while (*link) {
             mem_item *it = *link;
-            if (!alive(it, now)) {
+            if (!alive(it, &now)) {
                 *link = it->next;
                 free(it);
                 m->count--;
@@ -192,6 +224,10 @@ static ss_code mem_open(void *self, ss_ctx *ctx, ss_error *err)
     if (sweep_ms <= 0)
         return ss_error_set(err, SS_INVALID, "property \"cleanupInterval\" must be positive");
     m->sweep_ms = sweep_ms;
+    uint64_t start = 0;
+    if (getrandom(&start, sizeof start, 0) != (ssize_t)sizeof start)
+        start = (uint64_t)ss_now_unix_ms() * 1000003u ^ (uint64_t)(uintptr_t)m;
+    m->writes = start & ((UINT64_C(1) << 62) - 1); /* 2^62 writes of room before wrapping */
     m->nbuckets = 64;
     m->buckets = calloc(m->nbuckets, sizeof *m->buckets);
     if (!m->buckets) return ss_error_set(err, SS_NOMEM, "out of memory");
@@ -241,7 +277,8 @@ static ss_code value_of(const mem_item *it, ss_value **out, ss_error *err)
     return SS_OK;
 }
 
-static ss_code get_locked(mem_store *m, const ss_op *op, int64_t now, ss_value **out, ss_error *err)
+static ss_code get_locked(mem_store *m, const ss_op *op, mem_clock *now, ss_value **out,
+                          ss_error *err)
 {
     mem_item *it = find_live(m, op->key, op->key_len, now);
     if (!it) return SS_OK;
@@ -251,37 +288,44 @@ static ss_code get_locked(mem_store *m, const ss_op *op, int64_t now, ss_value *
 static ss_code mem_get(void *self, const ss_op *op, ss_value **out, ss_error *err)
 {
     mem_store *m = self;
-    int64_t now = ss_now_unix_ms();
+    mem_clock now = {0};
     pthread_rwlock_rdlock(&m->lock);
-    ss_code rc = get_locked(m, op, now, out, err);
+    ss_code rc = get_locked(m, op, &now, out, err);
     pthread_rwlock_unlock(&m->lock);
     return rc;
 }
 
 /* Applies a prepared set under the write lock; consumes it on success. */
-static ss_code set_locked(mem_store *m, const ss_op *op, mem_item *it, int64_t now, ss_error *err)
+static ss_code set_locked(mem_store *m, const ss_op *op, mem_item *it, mem_clock *now,
+                          ss_error *err)
 {
-    mem_item *cur = find_live(m, op->key, op->key_len, now);
+    /* Grown first, so the link found once below stays valid for both the check and the put. */
+    maybe_grow(m, 1);
+    mem_item **link = find_link(m, it->bytes, it->key_len, it->hash);
+    mem_item *cur = *link && alive(*link, now) ? *link : NULL;
     ss_code rc = check_cond(op, cur != NULL, cur ? cur->etag : NULL, err);
     if (rc != SS_OK) return rc;
-    maybe_grow(m, 1);
-    put_item(m, it);
+    stamp(m, it);
+    put_at(m, link, it);
     return SS_OK;
 }
 
 static ss_code mem_set(void *self, const ss_op *op, char **etag_out, ss_error *err)
 {
     mem_store *m = self;
-    int64_t now = ss_now_unix_ms();
-    mem_item *it = item_new(op, now);
-    char *etag = it ? ss_strdup(it->etag) : NULL;
-    if (!it || !etag) {
+    mem_clock now = {0};
+    mem_item *it = item_new(op, &now);
+    /* Allocated up front: once the write is done, running out of memory must not fail it. */
+    char *etag = it && op->etag_wanted ? malloc(sizeof it->etag) : NULL;
+    if (!it || (op->etag_wanted && !etag)) {
         free(it);
         free(etag);
         return ss_error_set(err, SS_NOMEM, "out of memory");
     }
     pthread_rwlock_wrlock(&m->lock);
-    ss_code rc = set_locked(m, op, it, now, err);
+    ss_code rc = set_locked(m, op, it, &now, err);
+    /* Copied under the lock: once it is released another write may replace (free) the item. */
+    if (rc == SS_OK && etag) memcpy(etag, it->etag, sizeof it->etag);
     pthread_rwlock_unlock(&m->lock);
     if (rc != SS_OK) {
         free(it);
@@ -292,21 +336,22 @@ static ss_code mem_set(void *self, const ss_op *op, char **etag_out, ss_error *e
     return SS_OK;
 }
 
-static ss_code delete_locked(mem_store *m, const ss_op *op, int64_t now, ss_error *err)
+static ss_code delete_locked(mem_store *m, const ss_op *op, mem_clock *now, ss_error *err)
 {
-    mem_item *cur = find_live(m, op->key, op->key_len, now);
+    mem_item **link = find_link(m, op->key, op->key_len, hash_key(op->key, op->key_len));
+    mem_item *cur = *link && alive(*link, now) ? *link : NULL;
     ss_code rc = check_cond(op, cur != NULL, cur ? cur->etag : NULL, err);
     if (rc != SS_OK) return rc;
-    remove_key(m, op->key, op->key_len);
+    remove_at(m, link); /* an expired item goes too */
     return SS_OK;
 }
 
 static ss_code mem_del(void *self, const ss_op *op, ss_error *err)
 {
     mem_store *m = self;
-    int64_t now = ss_now_unix_ms();
+    mem_clock now = {0};
     pthread_rwlock_wrlock(&m->lock);
-    ss_code rc = delete_locked(m, op, now, err);
+    ss_code rc = delete_locked(m, op, &now, err);
     pthread_rwlock_unlock(&m->lock);
     return rc;
 }
@@ -323,11 +368,12 @@ static ss_code mem_bulk_get(void *self, const ss_op *ops, size_t count, ss_resul
                             ss_error *err)
 {
     mem_store *m = self;
-    int64_t now = ss_now_unix_ms();
+    mem_clock now = {0};
     pthread_rwlock_rdlock(&m->lock);
     for (size_t i = 0; i < count; i++) {
-        ss_error e = {0};
-        ss_code rc = get_locked(m, &ops[i], now, &out->items[i].value, &e);
+        ss_error e;
+        e.message[0] = '\0';
+        ss_code rc = get_locked(m, &ops[i], &now, &out->items[i].value, &e);
         if (rc != SS_OK) item_fail(&out->items[i], rc, &e);
     }
     pthread_rwlock_unlock(&m->lock);
@@ -338,14 +384,15 @@ static ss_code mem_bulk_set(void *self, const ss_op *ops, size_t count, ss_resul
                             ss_error *err)
 {
     mem_store *m = self;
-    int64_t now = ss_now_unix_ms();
+    mem_clock now = {0};
     /* Allocate before locking so the lock is held only for the table updates. */
     mem_item **items = calloc(count, sizeof *items);
     if (!items) return ss_error_set(err, SS_NOMEM, "out of memory");
     for (size_t i = 0; i < count; i++) {
-        items[i] = item_new(&ops[i], now);
-        out->items[i].etag = items[i] ? ss_strdup(items[i]->etag) : NULL;
-        if (!items[i] || !out->items[i].etag) {
+        items[i] = item_new(&ops[i], &now);
+        bool want = ops[i].etag_wanted;
+        out->items[i].etag = items[i] && want ? malloc(sizeof items[i]->etag) : NULL;
+        if (!items[i] || (want && !out->items[i].etag)) {
             for (size_t j = 0; j <= i; j++) {
                 free(items[j]);
                 free(out->items[j].etag);
@@ -358,9 +405,12 @@ static ss_code mem_bulk_set(void *self, const ss_op *ops, size_t count, ss_resul
     pthread_rwlock_wrlock(&m->lock);
     maybe_grow(m, count);
     for (size_t i = 0; i < count; i++) {
-        ss_error e = {0};
-        ss_code rc = set_locked(m, &ops[i], items[i], now, &e);
+        ss_error e;
+        e.message[0] = '\0';
+        ss_code rc = set_locked(m, &ops[i], items[i], &now, &e);
         if (rc == SS_OK) {
+            if (out->items[i].etag)
+                memcpy(out->items[i].etag, items[i]->etag, sizeof items[i]->etag);
             items[i] = NULL;
         } else {
             item_fail(&out->items[i], rc, &e);
@@ -378,11 +428,12 @@ static ss_code mem_bulk_delete(void *self, const ss_op *ops, size_t count, ss_re
                                ss_error *err)
 {
     mem_store *m = self;
-    int64_t now = ss_now_unix_ms();
+    mem_clock now = {0};
     pthread_rwlock_wrlock(&m->lock);
     for (size_t i = 0; i < count; i++) {
-        ss_error e = {0};
-        ss_code rc = delete_locked(m, &ops[i], now, &e);
+        ss_error e;
+        e.message[0] = '\0';
+        ss_code rc = delete_locked(m, &ops[i], &now, &e);
         if (rc != SS_OK) item_fail(&out->items[i], rc, &e);
     }
     pthread_rwlock_unlock(&m->lock);
@@ -400,17 +451,21 @@ static ss_code mem_transact(void *self, const ss_op *ops, size_t count, const ss
                             size_t metadata_count, ss_error *err)
 {
     mem_store *m = self;
-    int64_t now = ss_now_unix_ms();
+    mem_clock now = {0};
     mem_item **items = calloc(count, sizeof *items);
     if (!items) return ss_error_set(err, SS_NOMEM, "out of memory");
     ss_code rc = SS_OK;
     for (size_t i = 0; i < count && rc == SS_OK; i++) {
         if (ops[i].kind != SS_DRV_SET) continue;
-        items[i] = item_new(&ops[i], now);
+        items[i] = item_new(&ops[i], &now);
         if (!items[i]) rc = ss_error_set(err, SS_NOMEM, "out of memory");
     }
     if (rc == SS_OK) {
         pthread_rwlock_wrlock(&m->lock);
+        /* Numbered first, in order, so a later op's condition can see an earlier op's ETag;
+         * numbers of a transaction that fails are simply never used. */
+        for (size_t i = 0; i < count; i++)
+            if (items[i]) stamp(m, items[i]);
         /* Check every condition first, each against the state the earlier ops leave. */
         for (size_t i = 0; i < count && rc == SS_OK; i++) {
             bool exists;
@@ -421,11 +476,12 @@ static ss_code mem_transact(void *self, const ss_op *ops, size_t count, const ss
                 exists = ops[j - 1].kind == SS_DRV_SET;
                 etag = exists ? items[j - 1]->etag : NULL;
             } else {
-                mem_item *cur = find_live(m, ops[i].key, ops[i].key_len, now);
+                mem_item *cur = find_live(m, ops[i].key, ops[i].key_len, &now);
                 exists = cur != NULL;
                 etag = cur ? cur->etag : NULL;
             }
-            ss_error e = {0};
+            ss_error e;
+            e.message[0] = '\0';
             rc = check_cond(&ops[i], exists, etag, &e);
             if (rc != SS_OK) {
                 char key[200];
@@ -448,7 +504,8 @@ static ss_code mem_transact(void *self, const ss_op *ops, size_t count, const ss
                     put_item(m, items[i]);
                     items[i] = NULL;
                 } else {
-                    remove_key(m, ops[i].key, ops[i].key_len);
+                    remove_at(m, find_link(m, ops[i].key, ops[i].key_len,
+                                           hash_key(ops[i].key, ops[i].key_len)));
                 }
             }
         }

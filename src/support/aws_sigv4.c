@@ -9,45 +9,11 @@
 #include <time.h>
 
 #include "statestore/driver.h"
+#include "support/strbuf.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* A growable string                                                                           */
 /* ------------------------------------------------------------------------------------------ */
-
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} buf;
-
-static void b_add(buf *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void b_str(buf *b, const char *s)
-{
-    b_add(b, s, strlen(s));
-}
-
-static void b_chr(buf *b, char c)
-{
-    b_add(b, &c, 1);
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Hashes                                                                                      */
@@ -90,16 +56,16 @@ static bool unreserved(unsigned char c)
 }
 
 /* Percent-encodes as SigV4 requires: unreserved bytes as they are, the rest %XX upper-case. */
-static void b_uri_encode(buf *b, const char *s, size_t n, bool keep_slash)
+static void b_uri_encode(ss_buf *b, const char *s, size_t n, bool keep_slash)
 {
     static const char digits[] = "0123456789ABCDEF";
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (unreserved(c) || (keep_slash && c == '/')) {
-            b_chr(b, (char)c);
+            ss_buf_chr(b, (char)c);
         } else {
             char e[3] = {'%', digits[c >> 4], digits[c & 15]};
-            b_add(b, e, 3);
+            ss_buf_add(b, e, 3);
         }
     }
 }
@@ -133,7 +99,7 @@ static char *pct_decode(const char *s, size_t n, size_t *out_len)
     return o;
 }
 
-static void canonical_path(buf *b, const char *path, bool normalize)
+static void canonical_path(ss_buf *b, const char *path, bool normalize)
 {
     if (!path || !*path) path = "/";
     if (!normalize) {
@@ -162,10 +128,10 @@ static void canonical_path(buf *b, const char *path, bool normalize)
         count++;
     }
     for (size_t i = 0; i < count; i++) {
-        b_chr(b, '/');
+        ss_buf_chr(b, '/');
         b_uri_encode(b, path + seg[i][0], seg[i][1], false);
     }
-    if (count == 0 || path[n - 1] == '/') b_chr(b, '/');
+    if (count == 0 || path[n - 1] == '/') ss_buf_chr(b, '/');
     free(seg);
 }
 
@@ -186,7 +152,7 @@ static char *encode_alloc(const char *s, size_t n)
     size_t dl = 0;
     char *d = pct_decode(s, n, &dl);
     if (!d) return NULL;
-    buf b = {0};
+    ss_buf b = {0};
     b_uri_encode(&b, d, dl, false);
     free(d);
     if (!b.p && !b.oom) return calloc(1, 1);
@@ -197,7 +163,7 @@ static char *encode_alloc(const char *s, size_t n)
     return b.p;
 }
 
-static void canonical_query(buf *b, const char *query)
+static void canonical_query(ss_buf *b, const char *query)
 {
     if (!query || !*query) return;
     size_t n = 1;
@@ -225,10 +191,10 @@ static void canonical_query(buf *b, const char *query)
     if (!oom) {
         qsort(qs, count, sizeof *qs, qparam_cmp);
         for (size_t i = 0; i < count; i++) {
-            if (i) b_chr(b, '&');
-            b_str(b, qs[i].name);
-            b_chr(b, '=');
-            b_str(b, qs[i].value);
+            if (i) ss_buf_chr(b, '&');
+            ss_buf_str(b, qs[i].name);
+            ss_buf_chr(b, '=');
+            ss_buf_str(b, qs[i].value);
         }
     }
     for (size_t i = 0; i < count; i++) {
@@ -344,35 +310,35 @@ ss_code ss_sigv4_sign(const ss_sigv4_request *req, const ss_sigv4_params *p, ss_
         count++;
     }
 
-    buf canon = {0}, signed_hdrs = {0}, sts = {0}, auth = {0};
+    ss_buf canon = {0}, signed_hdrs = {0}, sts = {0}, auth = {0};
     if (!oom) {
         qsort(hs, count, sizeof *hs, hdr_cmp);
-        b_str(&canon, req->method);
-        b_chr(&canon, '\n');
+        ss_buf_str(&canon, req->method);
+        ss_buf_chr(&canon, '\n');
         canonical_path(&canon, req->path, p->normalize_path);
-        b_chr(&canon, '\n');
+        ss_buf_chr(&canon, '\n');
         canonical_query(&canon, req->query);
-        b_chr(&canon, '\n');
+        ss_buf_chr(&canon, '\n');
         for (size_t i = 0; i < count; i++) {
             bool same = i > 0 && strcmp(hs[i].name, hs[i - 1].name) == 0;
             if (same) {
                 /* Repeated headers become one line with the values comma-joined, in order. */
-                b_chr(&canon, ',');
+                ss_buf_chr(&canon, ',');
             } else {
                 if (i > 0) {
-                    b_chr(&canon, '\n');
-                    b_chr(&signed_hdrs, ';');
+                    ss_buf_chr(&canon, '\n');
+                    ss_buf_chr(&signed_hdrs, ';');
                 }
-                b_str(&canon, hs[i].name);
-                b_chr(&canon, ':');
-                b_str(&signed_hdrs, hs[i].name);
+                ss_buf_str(&canon, hs[i].name);
+                ss_buf_chr(&canon, ':');
+                ss_buf_str(&signed_hdrs, hs[i].name);
             }
-            b_str(&canon, hs[i].value);
+            ss_buf_str(&canon, hs[i].value);
         }
-        b_str(&canon, "\n\n");
-        b_str(&canon, signed_hdrs.p ? signed_hdrs.p : "");
-        b_chr(&canon, '\n');
-        b_str(&canon, out->payload_hash);
+        ss_buf_str(&canon, "\n\n");
+        ss_buf_str(&canon, signed_hdrs.p ? signed_hdrs.p : "");
+        ss_buf_chr(&canon, '\n');
+        ss_buf_str(&canon, out->payload_hash);
         oom = canon.oom || signed_hdrs.oom;
     }
     for (size_t i = 0; i < count; i++) {
@@ -384,16 +350,16 @@ ss_code ss_sigv4_sign(const ss_sigv4_request *req, const ss_sigv4_params *p, ss_
     char canon_hash[65] = "";
     if (!oom && !sha256_hex(canon.p, canon.len, canon_hash)) oom = true;
     if (!oom) {
-        b_str(&sts, "AWS4-HMAC-SHA256\n");
-        b_str(&sts, out->amz_date);
-        b_chr(&sts, '\n');
-        b_str(&sts, date);
-        b_chr(&sts, '/');
-        b_str(&sts, p->region);
-        b_chr(&sts, '/');
-        b_str(&sts, p->service);
-        b_str(&sts, "/aws4_request\n");
-        b_str(&sts, canon_hash);
+        ss_buf_str(&sts, "AWS4-HMAC-SHA256\n");
+        ss_buf_str(&sts, out->amz_date);
+        ss_buf_chr(&sts, '\n');
+        ss_buf_str(&sts, date);
+        ss_buf_chr(&sts, '/');
+        ss_buf_str(&sts, p->region);
+        ss_buf_chr(&sts, '/');
+        ss_buf_str(&sts, p->service);
+        ss_buf_str(&sts, "/aws4_request\n");
+        ss_buf_str(&sts, canon_hash);
         oom = sts.oom;
     }
     unsigned char k[32], sig[32];
@@ -415,18 +381,18 @@ ss_code ss_sigv4_sign(const ss_sigv4_request *req, const ss_sigv4_params *p, ss_
     }
     if (!oom) {
         hex(sig, 32, out->signature);
-        b_str(&auth, "AWS4-HMAC-SHA256 Credential=");
-        b_str(&auth, p->access_key);
-        b_chr(&auth, '/');
-        b_str(&auth, date);
-        b_chr(&auth, '/');
-        b_str(&auth, p->region);
-        b_chr(&auth, '/');
-        b_str(&auth, p->service);
-        b_str(&auth, "/aws4_request, SignedHeaders=");
-        b_str(&auth, signed_hdrs.p ? signed_hdrs.p : "");
-        b_str(&auth, ", Signature=");
-        b_str(&auth, out->signature);
+        ss_buf_str(&auth, "AWS4-HMAC-SHA256 Credential=");
+        ss_buf_str(&auth, p->access_key);
+        ss_buf_chr(&auth, '/');
+        ss_buf_str(&auth, date);
+        ss_buf_chr(&auth, '/');
+        ss_buf_str(&auth, p->region);
+        ss_buf_chr(&auth, '/');
+        ss_buf_str(&auth, p->service);
+        ss_buf_str(&auth, "/aws4_request, SignedHeaders=");
+        ss_buf_str(&auth, signed_hdrs.p ? signed_hdrs.p : "");
+        ss_buf_str(&auth, ", Signature=");
+        ss_buf_str(&auth, out->signature);
         oom = auth.oom;
     }
     free(signed_hdrs.p);

@@ -1,6 +1,12 @@
 /* test_errors.c — the error table, ss_error_set, and the small helpers (values, UUIDs, time). */
 #include <statestore/driver.h>
 
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "check.h"
 
 static void test_table(void)
@@ -91,6 +97,79 @@ static void test_values(void)
     CHECK(ss_op_meta(&op, "B") == NULL && ss_op_meta(NULL, "a") == NULL);
 }
 
+/* ---- UUID uniqueness: across threads, and between a parent and its forked child ---- */
+
+#define UUIDS_PER_THREAD 20000
+#define UUID_THREADS     4
+
+static int cmp_uuid(const void *a, const void *b)
+{
+    return memcmp(a, b, 37);
+}
+
+static void *make_uuids(void *arg)
+{
+    char(*out)[37] = arg;
+    for (size_t i = 0; i < UUIDS_PER_THREAD; i++) ss_uuid4(out[i]);
+    return NULL;
+}
+
+/* Sorts n UUIDs and counts equal neighbours; also checks every one's version and variant. */
+static size_t duplicates_and_check(char (*u)[37], size_t n)
+{
+    for (size_t i = 0; i < n; i++) CHECK(u[i][14] == '4' && strchr("89ab", u[i][19]) != NULL);
+    qsort(u, n, 37, cmp_uuid);
+    size_t dups = 0;
+    for (size_t i = 1; i < n; i++)
+        if (memcmp(u[i - 1], u[i], 37) == 0) dups++;
+    return dups;
+}
+
+static void test_uuid_unique(void)
+{
+    size_t n = (size_t)UUID_THREADS * UUIDS_PER_THREAD;
+    char(*all)[37] = malloc(n * 37);
+    CHECK(all != NULL);
+    if (!all) return;
+    pthread_t th[UUID_THREADS];
+    for (int t = 0; t < UUID_THREADS; t++)
+        CHECK(pthread_create(&th[t], NULL, make_uuids, all + (size_t)t * UUIDS_PER_THREAD) == 0);
+    for (int t = 0; t < UUID_THREADS; t++) pthread_join(th[t], NULL);
+    CHECK(duplicates_and_check(all, n) == 0);
+
+    /* A child forked after the parent drew from its generator must not repeat the parent. */
+    char pre[37];
+    ss_uuid4(pre);
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        char u[37];
+        for (int i = 0; i < 1000; i++) {
+            ss_uuid4(u);
+            if (write(fds[1], u, 37) != 37) _exit(1);
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    char(*both)[37] = malloc(2000 * 37);
+    CHECK(both != NULL);
+    size_t got = 0;
+    while (both && got < 1000 && read(fds[0], both[got], 37) == 37) got++;
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(got == 1000 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (both) {
+        for (size_t i = 0; i < 1000; i++) ss_uuid4(both[got + i]);
+        CHECK(duplicates_and_check(both, got + 1000) == 0);
+    }
+    free(both);
+    free(all);
+}
+
 static void test_uuid_time(void)
 {
     char a[37], b[37];
@@ -123,5 +202,6 @@ int main(void)
     test_error_set();
     test_values();
     test_uuid_time();
+    test_uuid_unique();
     return check_done("test_errors");
 }

@@ -205,6 +205,8 @@ static const char *ctx_text(const redisContext *c)
 {
     if (!c) return "cannot allocate a connection";
     if (c->err == REDIS_ERR_EOF) return "connection closed by server";
+    /* hiredis passes on strerror(EAGAIN), which reads like a transient refusal, not a wait. */
+    if (ctx_code(c) == SS_TIMEOUT) return "timed out waiting for the server";
     return c->errstr[0] ? c->errstr : "connection error";
 }
 

@@ -1,0 +1,38 @@
+/* strbuf.c — see strbuf.h. */
+#include "support/strbuf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void ss_buf_add(ss_buf *b, const void *s, size_t n)
+{
+    if (b->oom) return;
+    if (n > (size_t)-1 / 2 - b->len) {
+        b->oom = true;
+        return;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    if (n) memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void ss_buf_str(ss_buf *b, const char *s)
+{
+    ss_buf_add(b, s, strlen(s));
+}
+
+void ss_buf_chr(ss_buf *b, char c)
+{
+    ss_buf_add(b, &c, 1);
+}

@@ -1,0 +1,23 @@
+/*
+ * strbuf.h — a growable, always NUL-terminated byte buffer for building request texts (URLs,
+ * canonical requests, batch bodies). An allocation failure sets `oom` and turns every later
+ * append into a no-op, so a builder appends freely and checks once at the end.
+ */
+#ifndef SS_SUPPORT_STRBUF_H
+#define SS_SUPPORT_STRBUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Zero-initialise ({0}) to start; p is NULL until the first append. The owner frees p. */
+typedef struct ss_buf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} ss_buf;
+
+void ss_buf_add(ss_buf *b, const void *s, size_t n);
+void ss_buf_str(ss_buf *b, const char *s);
+void ss_buf_chr(ss_buf *b, char c);
+
+#endif
