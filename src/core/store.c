@@ -143,15 +143,27 @@ static bool opt_is(const char *v, const char *a)
     return strcmp(v, a) == 0;
 }
 
-/* NULL/"" → default. Otherwise one of the two accepted spellings, or INVALID naming it. */
-static ss_code check_option(const ss_store *s, const char *op, const char *key, const char *what,
-                            const char *v, const char *a, const char *b, ss_error *err)
+/* Out of line, so the common path (an empty or accepted option) stays a few compares inline. */
+#if defined(__GNUC__)
+__attribute__((noinline, cold))
+#endif
+static ss_code
+bad_option(const ss_store *s, const char *op, const char *key, const char *what, const char *v,
+           const char *a, const char *b, ss_error *err)
 {
-    if (!v || !*v || opt_is(v, a) || opt_is(v, b)) return SS_OK;
     char shown[200];
     ss_escape_key(shown, sizeof shown, v, strlen(v));
     return fail(err, s, SS_INVALID, op, key,
                 "unrecognized %s \"%s\" (accepted: \"%s\", \"%s\" or empty)", what, shown, a, b);
+}
+
+/* NULL/"" → default. Otherwise one of the two accepted spellings, or INVALID naming it. */
+static inline ss_code check_option(const ss_store *s, const char *op, const char *key,
+                                   const char *what, const char *v, const char *a, const char *b,
+                                   ss_error *err)
+{
+    if (!v || !*v || opt_is(v, a) || opt_is(v, b)) return SS_OK;
+    return bad_option(s, op, key, what, v, a, b, err);
 }
 
 static ss_code check_key(const ss_store *s, const char *op, const char *key, size_t *len,
