@@ -410,6 +410,20 @@ static bool parse_item(const jdoc *d, int obj, arena *a, item *it, char *err, si
     return true;
 }
 
+/* parse_item for a save or a transaction operation: a bad item is answered here, with 400 (500
+ * when out of memory), and false returned. */
+static bool parse_item_or_answer(const jdoc *d, int obj, arena *a, item *it, hresp *r,
+                                 const char *where)
+{
+    char err[512];
+    if (parse_item(d, obj, a, it, err, sizeof err, where)) return true;
+    if (a->oom)
+        oom_resp(r);
+    else
+        err_resp(r, 400, "ERR_MALFORMED_REQUEST", "failed deserializing HTTP body: %s", err);
+    return false;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Handlers                                                                                  */
 /* ---------------------------------------------------------------------------------------- */
@@ -507,7 +521,6 @@ static void h_save(const dserver *s, const dstore *st, const hreq *q, hresp *r)
     jdoc *d = parse_body(q, r);
     if (!d) return;
     arena a = {0};
-    char err[512];
     if (jdoc_type(d, 0) != J_ARRAY) {
         err_resp(r, 400, "ERR_MALFORMED_REQUEST",
                  "failed deserializing HTTP body: the body must be a JSON array of state items");
@@ -531,14 +544,7 @@ static void h_save(const dserver *s, const dstore *st, const hreq *q, hresp *r)
         char where[64];
         snprintf(where, sizeof where, "item %zu: ", i);
         item it;
-        if (!parse_item(d, t, &a, &it, err, sizeof err, where)) {
-            if (a.oom)
-                oom_resp(r);
-            else
-                err_resp(r, 400, "ERR_MALFORMED_REQUEST", "failed deserializing HTTP body: %s",
-                         err);
-            goto out;
-        }
+        if (!parse_item_or_answer(d, t, &a, &it, r, where)) goto out;
         const char *key = it.key ? it.key : "";
         char *k = make_key(s, st, key, strlen(key), &a, r, where);
         if (!k) goto out;
@@ -792,12 +798,7 @@ static void h_transaction(const dserver *s, const dstore *st, const hreq *q, hre
         item it;
         if (rq < 0 || jdoc_type(d, rq) == J_NULL) {
             memset(&it, 0, sizeof it);
-        } else if (!parse_item(d, rq, &a, &it, err, sizeof err, where)) {
-            if (a.oom)
-                oom_resp(r);
-            else
-                err_resp(r, 400, "ERR_MALFORMED_REQUEST", "failed deserializing HTTP body: %s",
-                         err);
+        } else if (!parse_item_or_answer(d, rq, &a, &it, r, where)) {
             goto out;
         }
         const char *key = it.key ? it.key : "";
