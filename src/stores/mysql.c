@@ -29,6 +29,7 @@
 
 #include "statestore/driver.h"
 #include "support/periodic.h"
+#include "support/pool.h"
 
 #define MY_SCHEMA_VERSION 1
 #define MY_MAX_KEY_LEN    255 /* the id column */
@@ -50,12 +51,7 @@ typedef struct my_conn {
     MYSQL_STMT *bulk[MY_NBUCKETS];
     MYSQL_STMT *ups[MY_NBUCKETS];  /* multi-row unconditional upserts */
     MYSQL_STMT *dels[MY_NBUCKETS]; /* DELETE ... WHERE id IN (...) */
-    int64_t created_ms;
-    int64_t last_used_ms;
-    unsigned generation;
-    bool reused;
-    bool broken; /* the server went away: never reuse */
-    struct my_conn *next;
+    bool broken;                   /* the server went away: never reuse */
 } my_conn;
 
 typedef struct my_dsn {
@@ -88,13 +84,7 @@ typedef struct my_store {
     int64_t lifetime_ms, idle_ms;
     bool expiry_is_timestamp; /* expiredate is TIMESTAMP (Dapr) rather than DATETIME (ours) */
 
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    my_conn *idle;
-    int64_t idle_count;
-    int64_t open_count;
-    unsigned generation;
-    bool mu_ok;
+    ss_pool *pool; /* of my_conn */
 
     ss_periodic *gc; /* the expired-row sweep; NULL when disabled */
 } my_store;
@@ -523,96 +513,38 @@ static ss_code my_connect(my_store *s, const char *db, my_conn **out, ss_error *
         my_conn_free(c);
         return rc;
     }
-    c->created_ms = ss_monotonic_ms();
     *out = c;
     return SS_OK;
 }
 
-static ss_code my_acquire(my_store *s, my_conn **out, ss_error *err)
+static ss_code my_pool_open(void *arg, void **conn, ss_error *err)
 {
-    int64_t deadline = ss_monotonic_ms() + s->timeout_s * 1000;
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        if (s->idle) {
-            my_conn *c = s->idle;
-            s->idle = c->next;
-            s->idle_count--;
-            int64_t now = ss_monotonic_ms();
-            bool stale = c->generation != s->generation ||
-                         (s->idle_ms > 0 && now - c->last_used_ms > s->idle_ms) ||
-                         (s->lifetime_ms > 0 && now - c->created_ms > s->lifetime_ms);
-            if (stale) {
-                s->open_count--;
-                pthread_mutex_unlock(&s->mu);
-                my_conn_free(c);
-                pthread_mutex_lock(&s->mu);
-                continue;
-            }
-            pthread_mutex_unlock(&s->mu);
-            c->reused = true;
-            c->next = NULL;
-            *out = c;
-            return SS_OK;
-        }
-        if (s->open_count < s->max_open) {
-            s->open_count++;
-            unsigned gen = s->generation;
-            pthread_mutex_unlock(&s->mu);
-            my_conn *c = NULL;
-            ss_code rc = my_connect(s, s->schema, &c, err);
-            if (rc != SS_OK) {
-                pthread_mutex_lock(&s->mu);
-                s->open_count--;
-                pthread_cond_signal(&s->cv);
-                pthread_mutex_unlock(&s->mu);
-                return rc;
-            }
-            c->generation = gen;
-            *out = c;
-            return SS_OK;
-        }
-        int64_t left = deadline - ss_monotonic_ms();
-        if (left <= 0) {
-            pthread_mutex_unlock(&s->mu);
-            return ss_error_set(err, SS_TIMEOUT,
-                                "no free connection within %" PRId64 " s (maxOpenConns %" PRId64
-                                ")",
-                                s->timeout_s, s->max_open);
-        }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += (time_t)(left / 1000);
-        ts.tv_nsec += (long)(left % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
-    }
+    my_store *s = arg;
+    my_conn *c = NULL;
+    ss_code rc = my_connect(s, s->schema, &c, err);
+    if (rc == SS_OK) *conn = c;
+    return rc;
 }
 
-static void my_release(my_store *s, my_conn *c)
+static void my_pool_close(void *arg, void *conn)
 {
-    if (!c) return;
-    pthread_mutex_lock(&s->mu);
-    bool drop = c->broken || s->idle_count >= s->max_idle;
-    if (c->broken) s->generation++;
-    if (drop) {
-        s->open_count--;
-    } else {
-        c->last_used_ms = ss_monotonic_ms();
-        c->next = s->idle;
-        s->idle = c;
-        s->idle_count++;
-    }
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    if (drop) my_conn_free(c);
+    (void)arg;
+    my_conn_free(conn);
 }
 
-static bool my_retry_worthy(const my_conn *c, ss_code rc)
+static ss_pool_verdict my_pool_check(void *arg, void *conn)
 {
-    return rc == SS_UNAVAILABLE && c->reused && c->broken;
+    (void)arg;
+    const my_conn *c = conn;
+    return c->broken ? SS_POOL_DEAD : SS_POOL_KEEP;
+}
+
+static ss_code my_pool_exhausted(void *arg, ss_error *err)
+{
+    my_store *s = arg;
+    return ss_error_set(err, SS_TIMEOUT,
+                        "no free connection within %" PRId64 " s (maxOpenConns %" PRId64 ")",
+                        s->timeout_s, s->max_open);
 }
 
 static ss_code my_prepare(my_conn *c, MYSQL_STMT **slot, const char *sql, ss_error *err)
@@ -775,13 +707,11 @@ static ss_code my_get(void *self, const ss_op *op, ss_value **out, ss_error *err
     my_store *s = self;
     ss_code rc = SS_UNAVAILABLE;
     for (int attempt = 0; attempt < 2; attempt++) {
-        my_conn *c;
-        rc = my_acquire(s, &c, err);
+        ss_pool_conn *pc;
+        rc = ss_pool_acquire(s->pool, &pc, err);
         if (rc != SS_OK) return rc;
-        rc = my_get_once(s, c, op, out, err);
-        bool again = my_retry_worthy(c, rc);
-        my_release(s, c);
-        if (!again) break;
+        rc = my_get_once(s, ss_pool_conn_get(pc), op, out, err);
+        if (!ss_pool_release(s->pool, pc, rc)) break;
     }
     return rc;
 }
@@ -863,20 +793,19 @@ static ss_code my_write(my_store *s, const ss_op *op, char **etag_out, ss_error 
     ss_code rc = my_check_etag(op, err);
     if (rc != SS_OK) return rc;
     for (int attempt = 0; attempt < 2; attempt++) {
-        my_conn *c;
-        rc = my_acquire(s, &c, err);
+        ss_pool_conn *pc;
+        rc = ss_pool_acquire(s->pool, &pc, err);
         if (rc != SS_OK) return rc;
         char etag[37] = "";
-        rc = my_write_once(s, c, op, etag, err);
+        rc = my_write_once(s, ss_pool_conn_get(pc), op, etag, err);
         if (rc == SS_OK && etag_out && op->kind == SS_DRV_SET) {
             *etag_out = ss_strdup(etag);
             if (!*etag_out) rc = ss_error_set(err, SS_NOMEM, "out of memory");
         }
         /* Only unconditional writes are repeated (a repeated conditional write that did
          * reach the server would report a false mismatch). */
-        bool again = op->cond == SS_COND_ANY && my_retry_worthy(c, rc);
-        my_release(s, c);
-        if (!again) break;
+        bool again = ss_pool_release(s->pool, pc, rc);
+        if (!again || op->cond != SS_COND_ANY) break;
     }
     return rc;
 }
@@ -896,14 +825,13 @@ static ss_code my_ping(void *self, ss_error *err)
     my_store *s = self;
     ss_code rc = SS_UNAVAILABLE;
     for (int attempt = 0; attempt < 2; attempt++) {
-        my_conn *c;
-        rc = my_acquire(s, &c, err);
+        ss_pool_conn *pc;
+        rc = ss_pool_acquire(s->pool, &pc, err);
         if (rc != SS_OK) return rc;
+        my_conn *c = ss_pool_conn_get(pc);
         rc = mysql_ping(c->m) == 0 ? SS_OK : my_fail(c, err);
         if (rc != SS_OK && !c->broken) c->broken = true;
-        bool again = my_retry_worthy(c, rc);
-        my_release(s, c);
-        if (!again) break;
+        if (!ss_pool_release(s->pool, pc, rc)) break;
     }
     return rc;
 }
@@ -1010,13 +938,11 @@ static ss_code my_bulk_get(void *self, const ss_op *ops, size_t count, ss_result
     if (count == 0) return SS_OK;
     ss_code rc = SS_UNAVAILABLE;
     for (int attempt = 0; attempt < 2; attempt++) {
-        my_conn *c;
-        rc = my_acquire(s, &c, err);
+        ss_pool_conn *pc;
+        rc = ss_pool_acquire(s->pool, &pc, err);
         if (rc != SS_OK) return rc;
-        rc = my_bulk_get_once(s, c, ops, count, out, err);
-        bool again = my_retry_worthy(c, rc);
-        my_release(s, c);
-        if (!again) break;
+        rc = my_bulk_get_once(s, ss_pool_conn_get(pc), ops, count, out, err);
+        if (!ss_pool_release(s->pool, pc, rc)) break;
     }
     return rc;
 }
@@ -1132,16 +1058,17 @@ static ss_code my_transact(void *self, const ss_op *ops, size_t count, const ss_
         free(idx);
         return ss_error_set(err, SS_NOMEM, "out of memory");
     }
-    my_conn *c;
-    ss_code rc = my_acquire(s, &c, err);
+    ss_pool_conn *pc;
+    ss_code rc = ss_pool_acquire(s->pool, &pc, err);
     if (rc == SS_OK) {
+        my_conn *c = ss_pool_conn_get(pc);
         bool batch_failed;
         rc = my_transact_once(s, c, ops, count, count > 1 && !my_has_duplicate_keys(ops, count),
                               etags, idx, &batch_failed, err);
         /* A multi-row statement cannot say which key failed: run again op by op to name it. */
         if (rc != SS_OK && batch_failed && !c->broken)
             rc = my_transact_once(s, c, ops, count, false, etags, idx, &batch_failed, err);
-        my_release(s, c);
+        ss_pool_release(s->pool, pc, rc);
     }
     free(etags);
     free(idx);
@@ -1169,8 +1096,9 @@ static ss_code my_bulk_write(void *self, const ss_op *ops, size_t count, ss_resu
         return ss_error_set(err, SS_NOMEM, "out of memory");
     }
     bool batch = !my_has_duplicate_keys(ops, count);
-    my_conn *c = NULL;
-    ss_code rc = my_acquire(s, &c, err);
+    ss_pool_conn *pc = NULL;
+    ss_code rc = ss_pool_acquire(s->pool, &pc, err);
+    my_conn *c = pc ? ss_pool_conn_get(pc) : NULL;
     ss_error e;
     bool redo = false;
     if (rc == SS_OK) rc = my_query(c, "START TRANSACTION", err);
@@ -1221,7 +1149,7 @@ static ss_code my_bulk_write(void *self, const ss_op *ops, size_t count, ss_resu
             if (codes[i] == SS_OK && ops[i].kind == SS_DRV_SET)
                 out->items[i].etag = ss_strdup(etags[i]);
     }
-    if (c) my_release(s, c);
+    ss_pool_release(s->pool, pc, rc);
     free(etags);
     free(codes);
     free(sets);
@@ -1374,12 +1302,13 @@ static ss_code my_migrate(my_store *s, ss_error *err)
 
 static void my_sweep(my_store *s)
 {
-    my_conn *c;
+    ss_pool_conn *pc;
     ss_error err;
-    if (my_acquire(s, &c, &err) != SS_OK) {
+    if (ss_pool_acquire(s->pool, &pc, &err) != SS_OK) {
         ss_log(s->ctx, SS_LOG_WARN, "expired-row sweep skipped: %s", err.message);
         return;
     }
+    my_conn *c = ss_pool_conn_get(pc);
     /* One process per interval wins this conditional update (as Dapr does). */
     int64_t ms = s->cleanup_s * 1000 - 100;
     char *sql = my_asprintf("INSERT INTO %s (id, value) VALUES ('%s', CURRENT_TIMESTAMP) ON "
@@ -1399,7 +1328,7 @@ static void my_sweep(my_store *s)
                    (unsigned long long)mysql_affected_rows(c->m));
     }
     if (rc != SS_OK) ss_log(s->ctx, SS_LOG_WARN, "expired-row sweep: %s", err.message);
-    my_release(s, c);
+    ss_pool_release(s->pool, pc, rc);
 }
 
 static void my_sweep_task(void *arg)
@@ -1416,15 +1345,7 @@ static void my_close(void *self)
     my_store *s = self;
     ss_periodic_stop(s->gc);
     s->gc = NULL;
-    while (s->idle) {
-        my_conn *c = s->idle;
-        s->idle = c->next;
-        my_conn_free(c);
-    }
-    if (s->mu_ok) {
-        pthread_mutex_destroy(&s->mu);
-        pthread_cond_destroy(&s->cv);
-    }
+    ss_pool_destroy(s->pool);
     for (int i = 0; i < ST_COUNT; i++) free(s->sql[i]);
     for (size_t i = 0; i < MY_NBUCKETS; i++) {
         free(s->bulk_sql[i]);
@@ -1568,12 +1489,22 @@ static ss_code my_open(void *self, ss_ctx *ctx, ss_error *err)
         my_close(s);
         return ss_error_set(err, SS_BACKEND, "mysql_library_init failed");
     }
-    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+    ss_pool_config pool = {
+        .max_open = s->max_open,
+        .max_idle = s->max_idle, /* 0 keeps none, as in Go's database/sql */
+        .idle_ms = s->idle_ms,
+        .lifetime_ms = s->lifetime_ms,
+        .wait_ms = s->timeout_s * 1000,
+        .arg = s,
+        .open = my_pool_open,
+        .close = my_pool_close,
+        .check = my_pool_check,
+        .exhausted = my_pool_exhausted,
+    };
+    if ((rc = ss_pool_create(&pool, &s->pool, err)) != SS_OK) {
         my_close(s);
-        return ss_error_set(err, SS_NOMEM, "cannot create a mutex");
+        return rc;
     }
-    pthread_cond_init(&s->cv, NULL);
-    s->mu_ok = true;
 
     if ((rc = my_migrate(s, err)) != SS_OK) {
         my_close(s);
@@ -1583,14 +1514,15 @@ static ss_code my_open(void *self, ss_ctx *ctx, ss_error *err)
         my_close(s);
         return ss_error_set(err, SS_NOMEM, "out of memory");
     }
-    my_conn *c;
-    if ((rc = my_acquire(s, &c, err)) != SS_OK) {
+    ss_pool_conn *pc;
+    if ((rc = ss_pool_acquire(s->pool, &pc, err)) != SS_OK) {
         my_close(s);
         return rc;
     }
     /* Prepare the common statements now, so a table the statements do not fit fails open. */
+    my_conn *c = ss_pool_conn_get(pc);
     for (int i = 0; rc == SS_OK && i < ST_COUNT; i++) rc = my_prepare(c, &c->st[i], s->sql[i], err);
-    my_release(s, c);
+    ss_pool_release(s->pool, pc, rc);
     if (rc != SS_OK) {
         my_close(s);
         return rc;

@@ -13,7 +13,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +24,7 @@
 
 #include "statestore/driver.h"
 #include "support/periodic.h"
+#include "support/pool.h"
 
 #define PG_SCHEMA_VERSION 1
 #define PG_MAX_KEY_LEN    2048 /* well below PostgreSQL's btree entry limit (~2700 bytes) */
@@ -46,14 +46,6 @@ static const char *const pg_stmt_names[ST_COUNT] = {
     "ss_set_match", "ss_del_any",  "ss_del_match",
 };
 
-typedef struct pg_conn {
-    PGconn *pg;
-    int64_t last_used_ms;
-    unsigned generation;
-    bool reused; /* taken from the idle list, so it may have died while idle */
-    struct pg_conn *next;
-} pg_conn;
-
 typedef struct pg_store {
     ss_ctx *ctx;
     char *conninfo;
@@ -67,12 +59,7 @@ typedef struct pg_store {
     int64_t idle_ms;
     int64_t max_conns;
 
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    pg_conn *idle;
-    int64_t open_count;
-    unsigned generation; /* bumped when a connection dies: idle ones are probably dead too */
-    bool mu_ok;
+    ss_pool *pool; /* of PGconn, each with every statement prepared */
 
     ss_periodic *gc; /* the expired-row sweep; NULL when disabled */
 } pg_store;
@@ -152,7 +139,7 @@ static _Thread_local bool pg_io_timed_out;
 
 /* Waits until libpq can return the next result without blocking. When the timeout passes, the
  * socket is shut down: libpq then sees the connection as lost, its calls return at once, and
- * pg_release drops the connection; pg_fail reports TIMEOUT. */
+ * the pool drops the connection on release; pg_fail reports TIMEOUT. */
 static void pg_await(PGconn *pg)
 {
     int64_t deadline = ss_monotonic_ms() + pg_io_timeout_ms;
@@ -311,98 +298,46 @@ static ss_code pg_connect(pg_store *s, PGconn **out, ss_error *err)
     return SS_OK;
 }
 
-static ss_code pg_acquire(pg_store *s, pg_conn **out, ss_error *err)
+static ss_code pg_pool_open(void *arg, void **conn, ss_error *err)
+{
+    PGconn *pg = NULL;
+    ss_code rc = pg_connect(arg, &pg, err);
+    if (rc == SS_OK) *conn = pg;
+    return rc;
+}
+
+static void pg_pool_close(void *arg, void *conn)
+{
+    (void)arg;
+    PQfinish(conn);
+}
+
+/* A connection left inside a transaction or a pipeline cannot be handed to the next caller. */
+static ss_pool_verdict pg_pool_check(void *arg, void *conn)
+{
+    (void)arg;
+    PGconn *pg = conn;
+    if (PQstatus(pg) != CONNECTION_OK) return SS_POOL_DEAD;
+    if (PQtransactionStatus(pg) != PQTRANS_IDLE || PQpipelineStatus(pg) != PQ_PIPELINE_OFF)
+        return SS_POOL_DROP;
+    return SS_POOL_KEEP;
+}
+
+static ss_code pg_pool_exhausted(void *arg, ss_error *err)
+{
+    pg_store *s = arg;
+    return ss_error_set(err, SS_TIMEOUT,
+                        "no free connection within %" PRId64 " ms (maxConns %" PRId64 ")",
+                        s->timeout_ms, s->max_conns);
+}
+
+/* Also bounds this thread's waits on the server (see pg_await) for the time it holds the
+ * connection, including the connect inside the pool. */
+static ss_code pg_acquire(pg_store *s, ss_pool_conn **out, ss_error *err)
 {
     pg_io_timeout_ms = s->timeout_ms;
     pg_io_timed_out = false;
-    int64_t deadline = ss_monotonic_ms() + s->timeout_ms;
-    pthread_mutex_lock(&s->mu);
-    for (;;) {
-        if (s->idle) {
-            pg_conn *c = s->idle;
-            s->idle = c->next;
-            bool stale = c->generation != s->generation ||
-                         (s->idle_ms > 0 && ss_monotonic_ms() - c->last_used_ms > s->idle_ms);
-            if (stale) {
-                s->open_count--;
-                pthread_mutex_unlock(&s->mu);
-                PQfinish(c->pg);
-                free(c);
-                pthread_mutex_lock(&s->mu);
-                continue;
-            }
-            pthread_mutex_unlock(&s->mu);
-            c->reused = true;
-            c->next = NULL;
-            *out = c;
-            return SS_OK;
-        }
-        if (s->open_count < s->max_conns) {
-            s->open_count++;
-            unsigned gen = s->generation;
-            pthread_mutex_unlock(&s->mu);
-            pg_conn *c = calloc(1, sizeof *c);
-            ss_code rc = c ? pg_connect(s, &c->pg, err)
-                           : ss_error_set(err, SS_NOMEM, "out of memory allocating a connection");
-            if (rc != SS_OK) {
-                free(c);
-                pthread_mutex_lock(&s->mu);
-                s->open_count--;
-                pthread_cond_signal(&s->cv);
-                pthread_mutex_unlock(&s->mu);
-                return rc;
-            }
-            c->generation = gen;
-            *out = c;
-            return SS_OK;
-        }
-        int64_t left = deadline - ss_monotonic_ms();
-        if (left <= 0) {
-            pthread_mutex_unlock(&s->mu);
-            return ss_error_set(err, SS_TIMEOUT,
-                                "no free connection within %" PRId64 " ms (maxConns %" PRId64 ")",
-                                s->timeout_ms, s->max_conns);
-        }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += (time_t)(left / 1000);
-        ts.tv_nsec += (long)(left % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
-    }
-}
-
-/* Returns a connection to the pool, or drops it when it is broken or mid-transaction. */
-static void pg_release(pg_store *s, pg_conn *c)
-{
-    if (!c) return;
-    bool broken = PQstatus(c->pg) != CONNECTION_OK || PQtransactionStatus(c->pg) != PQTRANS_IDLE ||
-                  PQpipelineStatus(c->pg) != PQ_PIPELINE_OFF;
-    pthread_mutex_lock(&s->mu);
-    if (broken) {
-        if (PQstatus(c->pg) != CONNECTION_OK) s->generation++;
-        s->open_count--;
-    } else {
-        c->last_used_ms = ss_monotonic_ms();
-        c->next = s->idle;
-        s->idle = c;
-    }
-    pthread_cond_signal(&s->cv);
-    pthread_mutex_unlock(&s->mu);
-    if (broken) {
-        PQfinish(c->pg);
-        free(c);
-    }
-}
-
-/* A pooled connection that died while idle (server restart) fails on first use; operations
- * that are safe to repeat are retried once on a fresh connection. */
-static bool pg_retry_worthy(const pg_conn *c, ss_code rc)
-{
-    return rc == SS_UNAVAILABLE && c->reused && PQstatus(c->pg) != CONNECTION_OK;
+    return ss_pool_acquire(s->pool, out, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -491,13 +426,13 @@ static ss_code pg_value_from_row(const PGresult *res, int row, int col, ss_value
     return SS_OK;
 }
 
-static ss_code pg_get_once(pg_store *s, pg_conn *c, const ss_op *op, ss_value **out, ss_error *err)
+static ss_code pg_get_once(pg_store *s, PGconn *c, const ss_op *op, ss_value **out, ss_error *err)
 {
     const char *vals[1] = {op->key};
-    PGresult *res = pg_exec_prepared(c->pg, pg_stmt_names[ST_GET], 1, vals, NULL, NULL);
+    PGresult *res = pg_exec_prepared(c, pg_stmt_names[ST_GET], 1, vals, NULL, NULL);
     ss_code rc = SS_OK;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = pg_fail(c->pg, res, err);
+        rc = pg_fail(c, res, err);
     } else if (PQntuples(res) > 0) {
         rc = pg_value_from_row(res, 0, 0, out);
         if (rc != SS_OK) ss_error_set(err, rc, "out of memory");
@@ -511,26 +446,24 @@ static ss_code pg_get(void *self, const ss_op *op, ss_value **out, ss_error *err
     pg_store *s = self;
     ss_code rc = SS_UNAVAILABLE;
     for (int attempt = 0; attempt < 2; attempt++) {
-        pg_conn *c;
-        rc = pg_acquire(s, &c, err);
+        ss_pool_conn *pc;
+        rc = pg_acquire(s, &pc, err);
         if (rc != SS_OK) return rc;
-        rc = pg_get_once(s, c, op, out, err);
-        bool again = pg_retry_worthy(c, rc);
-        pg_release(s, c);
-        if (!again) break;
+        rc = pg_get_once(s, ss_pool_conn_get(pc), op, out, err);
+        if (!ss_pool_release(s->pool, pc, rc)) break;
     }
     return rc;
 }
 
-static ss_code pg_write_once(pg_conn *c, const ss_op *op, char **etag_out, ss_error *err)
+static ss_code pg_write_once(PGconn *c, const ss_op *op, char **etag_out, ss_error *err)
 {
     pg_call call;
     pg_build_write(op, &call);
     PGresult *res =
-        pg_exec_prepared(c->pg, pg_stmt_names[call.stmt], call.n, call.vals, call.lens, call.fmts);
+        pg_exec_prepared(c, pg_stmt_names[call.stmt], call.n, call.vals, call.lens, call.fmts);
     ss_code rc;
     if (!pg_res_ok(res)) {
-        rc = pg_fail(c->pg, res, err);
+        rc = pg_fail(c, res, err);
     } else if (!pg_cond_met(op, pg_rows(res))) {
         rc = pg_cond_error(op, err);
     } else {
@@ -549,15 +482,14 @@ static ss_code pg_write(pg_store *s, const ss_op *op, char **etag_out, ss_error 
     ss_code rc = pg_check_etag(op, err);
     if (rc != SS_OK) return rc;
     for (int attempt = 0; attempt < 2; attempt++) {
-        pg_conn *c;
-        rc = pg_acquire(s, &c, err);
+        ss_pool_conn *pc;
+        rc = pg_acquire(s, &pc, err);
         if (rc != SS_OK) return rc;
-        rc = pg_write_once(c, op, etag_out, err);
+        rc = pg_write_once(ss_pool_conn_get(pc), op, etag_out, err);
         /* Only unconditional writes are repeated: repeating a conditional one that did
          * reach the server would report a false mismatch. */
-        bool again = op->cond == SS_COND_ANY && pg_retry_worthy(c, rc);
-        pg_release(s, c);
-        if (!again) break;
+        bool again = ss_pool_release(s->pool, pc, rc);
+        if (!again || op->cond != SS_COND_ANY) break;
     }
     return rc;
 }
@@ -577,13 +509,11 @@ static ss_code pg_ping(void *self, ss_error *err)
     pg_store *s = self;
     ss_code rc = SS_UNAVAILABLE;
     for (int attempt = 0; attempt < 2; attempt++) {
-        pg_conn *c;
-        rc = pg_acquire(s, &c, err);
+        ss_pool_conn *pc;
+        rc = pg_acquire(s, &pc, err);
         if (rc != SS_OK) return rc;
-        rc = pg_exec_simple(c->pg, "SELECT 1", err);
-        bool again = pg_retry_worthy(c, rc);
-        pg_release(s, c);
-        if (!again) break;
+        rc = pg_exec_simple(ss_pool_conn_get(pc), "SELECT 1", err);
+        if (!ss_pool_release(s->pool, pc, rc)) break;
     }
     return rc;
 }
@@ -632,7 +562,7 @@ static int pg_keycmp(const void *a, const void *b)
     return x->idx < y->idx ? -1 : (x->idx > y->idx);
 }
 
-static ss_code pg_bulk_get_once(pg_conn *c, const ss_op *ops, size_t count, ss_results *out,
+static ss_code pg_bulk_get_once(PGconn *c, const ss_op *ops, size_t count, ss_results *out,
                                 ss_error *err)
 {
     char *arr = pg_array_literal(ops, count);
@@ -646,11 +576,11 @@ static ss_code pg_bulk_get_once(pg_conn *c, const ss_op *ops, size_t count, ss_r
     qsort(sorted, count, sizeof *sorted, pg_keycmp);
 
     const char *vals[1] = {arr};
-    PGresult *res = pg_exec_prepared(c->pg, pg_stmt_names[ST_BULK_GET], 1, vals, NULL, NULL);
+    PGresult *res = pg_exec_prepared(c, pg_stmt_names[ST_BULK_GET], 1, vals, NULL, NULL);
     free(arr);
     ss_code rc = SS_OK;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        rc = pg_fail(c->pg, res, err);
+        rc = pg_fail(c, res, err);
     } else {
         int rows = PQntuples(res);
         for (int r = 0; r < rows && rc == SS_OK; r++) {
@@ -692,13 +622,11 @@ static ss_code pg_bulk_get(void *self, const ss_op *ops, size_t count, ss_result
     if (count == 0) return SS_OK;
     ss_code rc = SS_UNAVAILABLE;
     for (int attempt = 0; attempt < 2; attempt++) {
-        pg_conn *c;
-        rc = pg_acquire(s, &c, err);
+        ss_pool_conn *pc;
+        rc = pg_acquire(s, &pc, err);
         if (rc != SS_OK) return rc;
-        rc = pg_bulk_get_once(c, ops, count, out, err);
-        bool again = pg_retry_worthy(c, rc);
-        pg_release(s, c);
-        if (!again) break;
+        rc = pg_bulk_get_once(ss_pool_conn_get(pc), ops, count, out, err);
+        if (!ss_pool_release(s->pool, pc, rc)) break;
     }
     return rc;
 }
@@ -769,25 +697,25 @@ static ss_code pg_pipeline_chunk(PGconn *pg, bool begin, const ss_op *ops, size_
  * aborted) transaction; the caller commits or rolls back. */
 #define PG_PIPE_CHUNK 256
 
-static ss_code pg_pipeline(pg_conn *c, const ss_op *ops, size_t count, pg_call *calls,
-                           int64_t *rows, size_t *failed, ss_error *err)
+static ss_code pg_pipeline(PGconn *c, const ss_op *ops, size_t count, pg_call *calls, int64_t *rows,
+                           size_t *failed, ss_error *err)
 {
     *failed = SIZE_MAX;
     ss_code rc = SS_OK;
     for (size_t off = 0; rc == SS_OK && (off < count || off == 0); off += PG_PIPE_CHUNK) {
         size_t n = count - off < PG_PIPE_CHUNK ? count - off : PG_PIPE_CHUNK;
         size_t f = SIZE_MAX;
-        rc = pg_pipeline_chunk(c->pg, off == 0, ops + off, n, calls + off, rows + off, &f, err);
+        rc = pg_pipeline_chunk(c, off == 0, ops + off, n, calls + off, rows + off, &f, err);
         if (f != SIZE_MAX) *failed = off + f;
         if (count == 0) break;
     }
     return rc;
 }
 
-static ss_code pg_finish_tx(pg_conn *c, bool commit, ss_error *err)
+static ss_code pg_finish_tx(PGconn *c, bool commit, ss_error *err)
 {
-    if (PQstatus(c->pg) != CONNECTION_OK) return pg_fail(c->pg, NULL, err);
-    return pg_exec_simple(c->pg, commit ? "COMMIT" : "ROLLBACK", err);
+    if (PQstatus(c) != CONNECTION_OK) return pg_fail(c, NULL, err);
+    return pg_exec_simple(c, commit ? "COMMIT" : "ROLLBACK", err);
 }
 
 static ss_code pg_transact(void *self, const ss_op *ops, size_t count, const ss_pair *metadata,
@@ -806,9 +734,10 @@ static ss_code pg_transact(void *self, const ss_op *ops, size_t count, const ss_
         free(rows);
         return ss_error_set(err, SS_NOMEM, "out of memory");
     }
-    pg_conn *c;
-    ss_code rc = pg_acquire(s, &c, err);
+    ss_pool_conn *pc;
+    ss_code rc = pg_acquire(s, &pc, err);
     if (rc == SS_OK) {
+        PGconn *c = ss_pool_conn_get(pc);
         size_t failed;
         ss_error perr;
         rc = pg_pipeline(c, ops, count, calls, rows, &failed, &perr);
@@ -822,11 +751,11 @@ static ss_code pg_transact(void *self, const ss_op *ops, size_t count, const ss_
             if (!pg_cond_met(&ops[i], rows[i])) rc = pg_cond_error(&ops[i], err);
         if (rc == SS_OK) {
             rc = pg_finish_tx(c, true, err);
-        } else if (PQstatus(c->pg) == CONNECTION_OK) {
+        } else if (PQstatus(c) == CONNECTION_OK) {
             ss_error ignored;
             pg_finish_tx(c, false, &ignored);
         }
-        pg_release(s, c);
+        ss_pool_release(s->pool, pc, rc);
     }
     free(calls);
     free(rows);
@@ -872,15 +801,16 @@ static ss_code pg_bulk_write(void *self, const ss_op *ops, size_t count, ss_resu
         map[j++] = i;
     }
 
-    pg_conn *c = NULL;
-    if (rc == SS_OK && nsend) rc = pg_acquire(s, &c, err);
+    ss_pool_conn *pc = NULL;
+    if (rc == SS_OK && nsend) rc = pg_acquire(s, &pc, err);
     if (rc == SS_OK && nsend) {
+        PGconn *c = ss_pool_conn_get(pc);
         size_t failed;
         ss_error perr;
         ss_code prc = pg_pipeline(c, send, nsend, calls, rows, &failed, &perr);
         if (prc == SS_OK)
             prc = pg_finish_tx(c, true, &perr);
-        else if (PQstatus(c->pg) == CONNECTION_OK) {
+        else if (PQstatus(c) == CONNECTION_OK) {
             ss_error ignored;
             pg_finish_tx(c, false, &ignored);
         }
@@ -895,7 +825,7 @@ static ss_code pg_bulk_write(void *self, const ss_op *ops, size_t count, ss_resu
                     it->etag = ss_strdup(calls[j].etag);
                 }
             }
-        } else if (PQstatus(c->pg) != CONNECTION_OK) {
+        } else if (PQstatus(c) != CONNECTION_OK) {
             rc = ss_error_set(err, prc, "%s", perr.message);
         } else {
             for (size_t j = 0; j < nsend; j++) {
@@ -906,7 +836,7 @@ static ss_code pg_bulk_write(void *self, const ss_op *ops, size_t count, ss_resu
                 if (it->code != SS_OK) it->error = ss_strdup(e.message);
             }
         }
-        pg_release(s, c);
+        ss_pool_release(s->pool, pc, rc);
     }
     free(send);
     free(map);
@@ -1096,12 +1026,13 @@ static ss_code pg_migrate(pg_store *s, PGconn *pg, ss_error *err)
  * and deletes expired rows; the others see zero rows updated and skip. */
 static void pg_sweep(pg_store *s)
 {
-    pg_conn *c;
+    ss_pool_conn *pc;
     ss_error err;
-    if (pg_acquire(s, &c, &err) != SS_OK) {
+    if (pg_acquire(s, &pc, &err) != SS_OK) {
         ss_log(s->ctx, SS_LOG_WARN, "expired-row sweep skipped: %s", err.message);
         return;
     }
+    PGconn *c = ss_pool_conn_get(pc);
     char *q = pg_asprintf(
         "INSERT INTO %s AS m (key, value) VALUES ($1, now()::text) ON CONFLICT (key) DO UPDATE "
         "SET value = now()::text WHERE (EXTRACT('epoch' FROM now() - "
@@ -1110,28 +1041,27 @@ static void pg_sweep(pg_store *s)
     char interval[32];
     snprintf(interval, sizeof interval, "%" PRId64, s->cleanup_ms > 100 ? s->cleanup_ms - 100 : 0);
     const char *vals[2] = {s->cleanup_key, interval};
-    PGresult *res = q && PQsendQueryParams(c->pg, q, 2, NULL, vals, NULL, NULL, 0)
-                        ? pg_last_result(c->pg)
-                        : NULL;
+    PGresult *res =
+        q && PQsendQueryParams(c, q, 2, NULL, vals, NULL, NULL, 0) ? pg_last_result(c) : NULL;
     free(q);
     if (!pg_res_ok(res)) {
-        pg_fail(c->pg, res, &err);
+        pg_fail(c, res, &err);
         ss_log(s->ctx, SS_LOG_WARN, "expired-row sweep: %s", err.message);
     } else if (pg_rows(res) > 0) {
         PQclear(res);
         q = pg_asprintf("DELETE FROM %s WHERE expires_at IS NOT NULL AND expires_at < now()",
                         s->table);
-        res = q ? pg_exec_text(c->pg, q) : NULL;
+        res = q ? pg_exec_text(c, q) : NULL;
         free(q);
         if (pg_res_ok(res)) {
             ss_log(s->ctx, SS_LOG_DEBUG, "removed %" PRId64 " expired rows", pg_rows(res));
         } else {
-            pg_fail(c->pg, res, &err);
+            pg_fail(c, res, &err);
             ss_log(s->ctx, SS_LOG_WARN, "expired-row sweep: %s", err.message);
         }
     }
     PQclear(res);
-    pg_release(s, c);
+    ss_pool_release(s->pool, pc, SS_OK);
 }
 
 static void pg_sweep_task(void *arg)
@@ -1148,17 +1078,7 @@ static void pg_close(void *self)
     pg_store *s = self;
     ss_periodic_stop(s->gc);
     s->gc = NULL;
-    while (s->idle) {
-        pg_conn *c = s->idle;
-        s->idle = c->next;
-        PQfinish(c->pg);
-        free(c);
-    }
-    if (s->mu_ok) {
-        pthread_mutex_destroy(&s->mu);
-        pthread_cond_destroy(&s->cv);
-        s->mu_ok = false;
-    }
+    ss_pool_destroy(s->pool);
     for (int i = 0; i < ST_COUNT; i++) free(s->sql[i]);
     free(s->conninfo);
     free(s->table);
@@ -1273,12 +1193,21 @@ static ss_code pg_open(void *self, ss_ctx *ctx, ss_error *err)
         return ss_error_set(err, SS_NOMEM, "out of memory");
     }
 
-    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+    ss_pool_config pool = {
+        .max_open = s->max_conns,
+        .max_idle = -1,
+        .idle_ms = s->idle_ms,
+        .wait_ms = s->timeout_ms,
+        .arg = s,
+        .open = pg_pool_open,
+        .close = pg_pool_close,
+        .check = pg_pool_check,
+        .exhausted = pg_pool_exhausted,
+    };
+    if ((rc = ss_pool_create(&pool, &s->pool, err)) != SS_OK) {
         pg_close(s);
-        return ss_error_set(err, SS_NOMEM, "cannot create a mutex");
+        return rc;
     }
-    pthread_cond_init(&s->cv, NULL);
-    s->mu_ok = true;
 
     /* The table must exist before statements referencing it can be prepared, so the
      * migration runs on a bare connection first. */
@@ -1301,13 +1230,13 @@ static ss_code pg_open(void *self, ss_ctx *ctx, ss_error *err)
         return rc;
     }
     /* One pooled connection now, so a statement that does not prepare fails open. */
-    pg_conn *c;
-    rc = pg_acquire(s, &c, err);
+    ss_pool_conn *pc;
+    rc = pg_acquire(s, &pc, err);
     if (rc != SS_OK) {
         pg_close(s);
         return rc;
     }
-    pg_release(s, c);
+    ss_pool_release(s->pool, pc, rc);
 
     if (s->cleanup_ms > 0) {
         s->gc = ss_periodic_start(s->cleanup_ms, pg_sweep_task, s);
