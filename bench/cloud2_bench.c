@@ -78,25 +78,11 @@ static void check(ss_code rc, const ss_error *err, const char *what)
 }
 
 /*
- * Runs the driver and the raw client twice each, alternating, and keeps each one's better run:
- * the stand-ins are JVM/Node servers that warm up, and the machine is shared, so one pass in a
- * fixed order would measure the order.
+ * Each side's better of ROUNDS alternating rounds counts, on the wall clock: the stand-ins are
+ * JVM/Node servers that warm up, and the machine is shared, so one pass in a fixed order would
+ * measure the order.
  */
-static void pair(const char *what, double target, size_t iters, size_t ops,
-                 void (*drv)(void *, size_t), void (*raw)(void *, size_t), void *ctx)
-{
-    char dl[96], rl[96];
-    snprintf(dl, sizeof dl, "driver %s", what);
-    snprintf(rl, sizeof rl, "raw libcurl %s", what);
-    double d = 0, r = 0;
-    for (int round = 0; round < 2; round++) {
-        double rr = bench_run(rl, iters, ops, raw, ctx);
-        double dd = bench_run(dl, iters, ops, drv, ctx);
-        if (rr > r) r = rr;
-        if (dd > d) d = dd;
-    }
-    bench_ratio(what, d, r, target);
-}
+enum { ROUNDS = 2 };
 
 /* ------------------------------------------------------------------------------------------ */
 /* Firestore                                                                                   */
@@ -242,10 +228,18 @@ static int bench_firestore(void)
     fs_drv_bulk_set(&b, 0);
     size_t n1 = bench_iters(1000), nb = bench_iters(1000) / 20 + 1;
     printf("firestore (Datastore emulator at %s):\n", ep);
-    pair("firestore get", 0.9, n1, 1, fs_drv_get, fs_raw_get, &b);
-    pair("firestore set", 0.9, n1, 1, fs_drv_set, fs_raw_set, &b);
-    pair("firestore bulk get x100", 0.8, nb, 100, fs_drv_bulk_get, fs_raw_bulk_get, &b);
-    pair("firestore bulk set x100", 0.8, nb, 100, fs_drv_bulk_set, fs_raw_bulk_set, &b);
+    bench_compare_ratio("firestore get", 0.9, ROUNDS, BENCH_WALL, n1, 1,
+                        (bench_side){"raw libcurl firestore get", fs_raw_get, &b},
+                        (bench_side){"driver firestore get", fs_drv_get, &b});
+    bench_compare_ratio("firestore set", 0.9, ROUNDS, BENCH_WALL, n1, 1,
+                        (bench_side){"raw libcurl firestore set", fs_raw_set, &b},
+                        (bench_side){"driver firestore set", fs_drv_set, &b});
+    bench_compare_ratio("firestore bulk get x100", 0.8, ROUNDS, BENCH_WALL, nb, 100,
+                        (bench_side){"raw libcurl firestore bulk get x100", fs_raw_bulk_get, &b},
+                        (bench_side){"driver firestore bulk get x100", fs_drv_bulk_get, &b});
+    bench_compare_ratio("firestore bulk set x100", 0.8, ROUNDS, BENCH_WALL, nb, 100,
+                        (bench_side){"raw libcurl firestore bulk set x100", fs_raw_bulk_set, &b},
+                        (bench_side){"driver firestore bulk set x100", fs_drv_bulk_set, &b});
     ss_close(b.s);
     curl_slist_free_all(b.hdrs);
     return 1;
@@ -379,9 +373,15 @@ static int bench_cosmos(void)
     for (size_t k = 0; k < 100; k++) c_drv_set(b, k);
     size_t n1 = bench_iters(2000), nb = bench_iters(2000) / 100 + 1;
     printf("cosmosdb (cosmosdb-server at %s):\n", b->url);
-    pair("cosmosdb get", 0.9, n1, 1, c_drv_get, c_raw_get, b);
-    pair("cosmosdb set", 0.9, n1, 1, c_drv_set, c_raw_set, b);
-    pair("cosmosdb bulk get x100", 0.8, nb, 100, c_drv_bulk_get, c_raw_bulk_get, b);
+    bench_compare_ratio("cosmosdb get", 0.9, ROUNDS, BENCH_WALL, n1, 1,
+                        (bench_side){"raw libcurl cosmosdb get", c_raw_get, b},
+                        (bench_side){"driver cosmosdb get", c_drv_get, b});
+    bench_compare_ratio("cosmosdb set", 0.9, ROUNDS, BENCH_WALL, n1, 1,
+                        (bench_side){"raw libcurl cosmosdb set", c_raw_set, b},
+                        (bench_side){"driver cosmosdb set", c_drv_set, b});
+    bench_compare_ratio("cosmosdb bulk get x100", 0.8, ROUNDS, BENCH_WALL, nb, 100,
+                        (bench_side){"raw libcurl cosmosdb bulk get x100", c_raw_bulk_get, b},
+                        (bench_side){"driver cosmosdb bulk get x100", c_drv_bulk_get, b});
     ss_close(b->s);
     ss_cosmos_key_free(b->key);
     free(b);

@@ -56,42 +56,12 @@ static size_t sink(char *p, size_t s, size_t n, void *u)
     return k;
 }
 
-static double cpu_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /*
- * The machine is shared: alternate driver and raw runs and keep each side's best of 3. Wall-clock
- * ratios swing with the load of other processes (the emulators included), so this process's own
- * CPU time per operation is printed as well: it is the client-side cost of each side, which is
- * what a driver adds, and it hardly depends on the load.
+ * The machine is shared: each side's best of ROUNDS alternating rounds counts, on the wall clock
+ * (most of each call is waiting for the emulator, whose own load swings the numbers; the client
+ * CPU per operation printed beside them hardly depends on it).
  */
-static void pair_ratio(const char *what, const char *dlabel, const char *rlabel, size_t iters,
-                       size_t per_call, void (*drv)(void *, size_t), void (*raw)(void *, size_t),
-                       void *ctx, double target)
-{
-    double best_d = 0, best_r = 0, cpu_d = 0, cpu_r = 0;
-    size_t calls = iters + iters / 10;
-    for (int round = 0; round < 3; round++) {
-        double c0 = cpu_now_s();
-        double d = bench_run(dlabel, iters, per_call, drv, ctx);
-        double c1 = cpu_now_s();
-        double r = bench_run(rlabel, iters, per_call, raw, ctx);
-        double c2 = cpu_now_s();
-        cpu_d += c1 - c0;
-        cpu_r += c2 - c1;
-        if (d > best_d) best_d = d;
-        if (r > best_r) best_r = r;
-    }
-    bench_ratio(what, best_d, best_r, target);
-    printf("  client CPU per op: driver %.1f us, raw %.1f us\n",
-           1e6 * cpu_d / (double)(3 * calls * per_call),
-           1e6 * cpu_r / (double)(3 * calls * per_call));
-    fflush(stdout);
-}
+enum { ROUNDS = 3 };
 
 /* ------------------------------------------------------------------------------------------ */
 /* DynamoDB                                                                                    */
@@ -272,14 +242,18 @@ static void bench_dynamodb(const char *ep)
     size_t it = bench_iters(1000), bit = bench_iters(1000) / 10 + 1;
     printf("DynamoDB driver vs raw libcurl (+ the same SigV4), dynalite at %s, 100-byte values\n",
            ep);
-    pair_ratio("dynamodb get", "driver get", "raw GetItem", it, 1, ddb_drv_get, ddb_raw_get, &d,
-               0.9);
-    pair_ratio("dynamodb set", "driver set (last-write)", "raw PutItem", it, 1, ddb_drv_set,
-               ddb_raw_set, &d, 0.9);
-    pair_ratio("dynamodb bulk get x100", "driver bulk get x100", "raw BatchGetItem of 100", bit,
-               BULK, ddb_drv_bget, ddb_raw_bget, &d, 0.8);
-    pair_ratio("dynamodb bulk set x100", "driver bulk set x100", "raw 4 x BatchWriteItem of 25",
-               bit, BULK, ddb_drv_bset, ddb_raw_bset, &d, 0.8);
+    bench_compare_ratio("dynamodb get", 0.9, ROUNDS, BENCH_WALL, it, 1,
+                        (bench_side){"raw GetItem", ddb_raw_get, &d},
+                        (bench_side){"driver get", ddb_drv_get, &d});
+    bench_compare_ratio("dynamodb set", 0.9, ROUNDS, BENCH_WALL, it, 1,
+                        (bench_side){"raw PutItem", ddb_raw_set, &d},
+                        (bench_side){"driver set (last-write)", ddb_drv_set, &d});
+    bench_compare_ratio("dynamodb bulk get x100", 0.8, ROUNDS, BENCH_WALL, bit, BULK,
+                        (bench_side){"raw BatchGetItem of 100", ddb_raw_bget, &d},
+                        (bench_side){"driver bulk get x100", ddb_drv_bget, &d});
+    bench_compare_ratio("dynamodb bulk set x100", 0.8, ROUNDS, BENCH_WALL, bit, BULK,
+                        (bench_side){"raw 4 x BatchWriteItem of 25", ddb_raw_bset, &d},
+                        (bench_side){"driver bulk set x100", ddb_drv_bset, &d});
     free(d.body);
     free(d.out.p);
     curl_easy_cleanup(d.curl);
@@ -484,13 +458,18 @@ static void bench_azure(const char *ep, const char *account, const char *key)
     printf("Azure Table driver vs raw libcurl (+ the same SharedKey), Azurite at %s, 100-byte "
            "values\n",
            ep);
-    pair_ratio("azure get", "driver get", "raw GET entity", it, 1, az_drv_get, az_raw_get, &a, 0.9);
-    pair_ratio("azure set", "driver set (last-write)", "raw PUT entity", it, 1, az_drv_set,
-               az_raw_set, &a, 0.9);
-    pair_ratio("azure bulk get x100", "driver bulk get x100 (8 in flight)",
-               "raw 100 GETs, 8 in flight", bit, BULK, az_drv_bget, az_raw_bget, &a, 0.8);
-    pair_ratio("azure bulk set x100", "driver bulk set x100 (8 in flight)",
-               "raw 100 PUTs, 8 in flight", bit, BULK, az_drv_bset, az_raw_bset, &a, 0.8);
+    bench_compare_ratio("azure get", 0.9, ROUNDS, BENCH_WALL, it, 1,
+                        (bench_side){"raw GET entity", az_raw_get, &a},
+                        (bench_side){"driver get", az_drv_get, &a});
+    bench_compare_ratio("azure set", 0.9, ROUNDS, BENCH_WALL, it, 1,
+                        (bench_side){"raw PUT entity", az_raw_set, &a},
+                        (bench_side){"driver set (last-write)", az_drv_set, &a});
+    bench_compare_ratio("azure bulk get x100", 0.8, ROUNDS, BENCH_WALL, bit, BULK,
+                        (bench_side){"raw 100 GETs, 8 in flight", az_raw_bget, &a},
+                        (bench_side){"driver bulk get x100 (8 in flight)", az_drv_bget, &a});
+    bench_compare_ratio("azure bulk set x100", 0.8, ROUNDS, BENCH_WALL, bit, BULK,
+                        (bench_side){"raw 100 PUTs, 8 in flight", az_raw_bset, &a},
+                        (bench_side){"driver bulk set x100 (8 in flight)", az_drv_bset, &a});
     for (int c = 0; c < PAR; c++) {
         curl_easy_cleanup(a.conn[c].curl);
         curl_slist_free_all(a.conn[c].hdrs);

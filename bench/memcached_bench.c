@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libmemcached/memcached.h>
@@ -49,6 +48,19 @@ static void raw_set(void *ctx, size_t i)
     size_t k = i % NKEYS;
     memcached_return_t rc = memcached_set(b.mc, b.keys[k], b.lens[k], b.value, VAL_LEN, 0, 0);
     if (rc != MEMCACHED_SUCCESS) die("raw set", memcached_strerror(b.mc, rc));
+}
+
+/* What a client must do to learn the CAS of its own set: set, then gets (two round trips). */
+static void raw_set_cas(void *ctx, size_t i)
+{
+    raw_set(ctx, i);
+    size_t k = i % NKEYS;
+    memcached_return_t rc = memcached_mget(b.mc, &b.kptr[k], &b.lens[k], 1);
+    if (rc != MEMCACHED_SUCCESS) die("raw gets", memcached_strerror(b.mc, rc));
+    int found = 0;
+    while (memcached_fetch_result(b.mc, &b.res, &rc) != NULL)
+        found += memcached_result_cas(&b.res) != 0;
+    if (!found) die("raw gets", "missing key");
 }
 
 /* A get with its CAS (the ETag), copied out. */
@@ -91,6 +103,15 @@ static void drv_set(void *ctx, size_t i)
     if (ss_set(NULL, b.store, &b.sreqs[i % NKEYS], &err) != SS_OK) die("ss_set", err.message);
 }
 
+static void drv_set_etag(void *ctx, size_t i)
+{
+    ss_error err;
+    char *etag = NULL;
+    if (ss_set(&etag, b.store, &b.sreqs[i % NKEYS], &err) != SS_OK) die("ss_set", err.message);
+    if (!etag) die("ss_set", "no ETag returned");
+    free(etag);
+}
+
 static void drv_get(void *ctx, size_t i)
 {
     ss_value *v = NULL;
@@ -113,57 +134,10 @@ static void drv_bulk(void *ctx, size_t i)
 }
 
 /*
- * The machine is shared, so one timing can be off by 2x: raw and driver run alternately,
- * ROUNDS times each, and each side's best round counts (wall clock: the work is mostly
- * waiting for the server). The client-side CPU time per operation is printed as well: it is
- * what the driver adds, and other processes disturb it far less.
+ * The machine is shared, so one timing can be off by 2x: each side's best of ROUNDS alternating
+ * rounds counts, on the wall clock (the work is mostly waiting for the server).
  */
 #define ROUNDS 3
-
-static double clock_s(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-typedef struct rate {
-    double wall; /* ops per wall second */
-    double cpu;  /* ops per CPU second of this thread */
-} rate;
-
-static rate quiet_run(size_t iterations, size_t ops_per_call, void (*fn)(void *, size_t))
-{
-    size_t warm = iterations / 10;
-    for (size_t i = 0; i < warm; i++) fn(NULL, i);
-    double w0 = clock_s(CLOCK_MONOTONIC), c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
-    for (size_t i = 0; i < iterations; i++) fn(NULL, warm + i);
-    double dw = clock_s(CLOCK_MONOTONIC) - w0, dc = clock_s(CLOCK_THREAD_CPUTIME_ID) - c0;
-    double ops = (double)(iterations * ops_per_call);
-    return (rate){ops / (dw > 0 ? dw : 1e-9), ops / (dc > 0 ? dc : 1e-9)};
-}
-
-static void pair(const char *raw_label, const char *drv_label, size_t iterations,
-                 size_t ops_per_call, void (*raw)(void *, size_t), void (*drv)(void *, size_t),
-                 double *raw_ops, double *drv_ops)
-{
-    rate rb = {0, 0}, db = {0, 0};
-    for (int r = 0; r < ROUNDS; r++) {
-        rate a = quiet_run(iterations, ops_per_call, raw);
-        rate c = quiet_run(iterations, ops_per_call, drv);
-        if (a.wall > rb.wall) rb.wall = a.wall;
-        if (a.cpu > rb.cpu) rb.cpu = a.cpu;
-        if (c.wall > db.wall) db.wall = c.wall;
-        if (c.cpu > db.cpu) db.cpu = c.cpu;
-    }
-    printf("  %-44s %12.0f ops/s  %9.2f us/op  (client CPU %6.2f us/op)\n", raw_label, rb.wall,
-           1e6 / rb.wall, 1e6 / rb.cpu);
-    printf("  %-44s %12.0f ops/s  %9.2f us/op  (client CPU %6.2f us/op)\n", drv_label, db.wall,
-           1e6 / db.wall, 1e6 / db.cpu);
-    fflush(stdout);
-    *raw_ops = rb.wall;
-    *drv_ops = db.wall;
-}
 
 int main(void)
 {
@@ -200,13 +174,20 @@ int main(void)
     printf("memcached driver vs raw libmemcached (%d keys, %d-byte values, one server)\n", NKEYS,
            VAL_LEN);
     for (size_t i = 0; i < NKEYS; i++) raw_set(NULL, i);
-    double rs, os, rg, og, rb, ob;
+    double rs, os, re, oe, rg, og, rb, ob;
     printf("(best of %d alternating rounds each)\n", ROUNDS);
-    pair("raw set", "driver set (+ CAS read-back for the ETag)", n, 1, raw_set, drv_set, &rs, &os);
-    pair("raw get with CAS", "driver get", n, 1, raw_get, drv_get, &rg, &og);
-    pair("raw multi-get of 100", "driver bulk get of 100 (one multi-get)", nb, BULK, raw_bulk,
-         drv_bulk, &rb, &ob);
+    bench_compare(ROUNDS, BENCH_WALL, n, 1, (bench_side){"raw set", raw_set, NULL},
+                  (bench_side){"driver set (ETag not asked for)", drv_set, NULL}, &rs, &os);
+    bench_compare(ROUNDS, BENCH_WALL, n, 1, (bench_side){"raw set + gets", raw_set_cas, NULL},
+                  (bench_side){"driver set returning its ETag (set + gets)", drv_set_etag, NULL},
+                  &re, &oe);
+    bench_compare(ROUNDS, BENCH_WALL, n, 1, (bench_side){"raw get with CAS", raw_get, NULL},
+                  (bench_side){"driver get", drv_get, NULL}, &rg, &og);
+    bench_compare(ROUNDS, BENCH_WALL, nb, BULK,
+                  (bench_side){"raw multi-get of 100", raw_bulk, NULL},
+                  (bench_side){"driver bulk get of 100 (one multi-get)", drv_bulk, NULL}, &rb, &ob);
     bench_ratio("memcached set", os, rs, 0.9);
+    bench_ratio("memcached set returning ETag", oe, re, 0.9);
     bench_ratio("memcached get", og, rg, 0.9);
     bench_ratio("memcached bulk get 100", ob, rb, 0.8);
 

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <statestore.h>
 
@@ -158,45 +157,10 @@ static void ss_bulk(void *ctx, size_t i)
 }
 
 /*
- * The machine is shared (2 cores, many processes): both sides run alternately, ROUNDS times,
- * timed in this thread's CPU time (all of this work is CPU-bound), and each side's best round
- * counts.
+ * The machine is shared (2 cores, many processes) and all of this work is CPU-bound, so it is
+ * compared in CPU time, best of ROUNDS.
  */
 #define ROUNDS 5
-
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double quiet_run(void *ctx, size_t iterations, size_t ops_per_call,
-                        void (*fn)(void *, size_t))
-{
-    size_t warm = iterations / 10;
-    for (size_t i = 0; i < warm; i++) fn(ctx, i);
-    double t0 = cpu_now();
-    for (size_t i = 0; i < iterations; i++) fn(ctx, warm + i);
-    double dt = cpu_now() - t0;
-    return (double)(iterations * ops_per_call) / (dt > 0 ? dt : 1e-9);
-}
-
-static void pair(void *ctx, const char *raw_label, const char *drv_label, size_t iterations,
-                 size_t ops_per_call, void (*raw)(void *, size_t), void (*drv)(void *, size_t),
-                 double *raw_ops, double *drv_ops)
-{
-    *raw_ops = *drv_ops = 0;
-    for (int r = 0; r < ROUNDS; r++) {
-        double a = quiet_run(ctx, iterations, ops_per_call, raw);
-        double c = quiet_run(ctx, iterations, ops_per_call, drv);
-        if (a > *raw_ops) *raw_ops = a;
-        if (c > *drv_ops) *drv_ops = c;
-    }
-    printf("  %-44s %12.0f ops/cpu-s %9.2f us/op\n", raw_label, *raw_ops, 1e6 / *raw_ops);
-    printf("  %-44s %12.0f ops/cpu-s %9.2f us/op\n", drv_label, *drv_ops, 1e6 / *drv_ops);
-    fflush(stdout);
-}
 
 int main(void)
 {
@@ -224,12 +188,14 @@ int main(void)
     printf("memory driver vs a copying, locked C hash map (%d keys, %d-byte values)\n", NKEYS,
            VAL_LEN);
     double rs, os, rg, og, rb, ob;
-    printf("(best of %d alternating rounds each, in thread CPU time)\n", ROUNDS);
-    pair(&b, "raw map set", "memory driver set", n, 1, raw_set, ss_set_one, &rs, &os);
-    pair(&b, "raw map get", "memory driver get", n, 1, raw_get, ss_get_one, &rg, &og);
+    printf("(best of %d alternating rounds each; ratios in CPU time)\n", ROUNDS);
+    bench_compare(ROUNDS, BENCH_CPU, n, 1, (bench_side){"raw map set", raw_set, &b},
+                  (bench_side){"memory driver set", ss_set_one, &b}, &rs, &os);
+    bench_compare(ROUNDS, BENCH_CPU, n, 1, (bench_side){"raw map get", raw_get, &b},
+                  (bench_side){"memory driver get", ss_get_one, &b}, &rg, &og);
     size_t nb = n / BULK > 0 ? n / BULK : 1;
-    pair(&b, "raw map get x100", "memory driver bulk get of 100", nb, BULK, raw_bulk, ss_bulk, &rb,
-         &ob);
+    bench_compare(ROUNDS, BENCH_CPU, nb, BULK, (bench_side){"raw map get x100", raw_bulk, &b},
+                  (bench_side){"memory driver bulk get of 100", ss_bulk, &b}, &rb, &ob);
     bench_ratio("memory set", os, rs, 0.5);
     bench_ratio("memory get", og, rg, 0.5);
     bench_ratio("memory bulk get 100", ob, rb, 0.5);

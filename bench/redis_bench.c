@@ -7,11 +7,9 @@
  * Needs SS_TEST_REDIS_ADDR (scripts/services/redis.sh); exits 77 without it.
  */
 #include <hiredis/hiredis.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "harness.h"
 #include "statestore.h"
@@ -29,56 +27,15 @@ typedef struct bctx {
     ss_set_request sreq[BULK];
 } bctx;
 
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /*
- * The machine is shared with other builds, so the load changes during a run: the driver and
- * the raw client run in 20 alternating slices (driver first, then raw first, ...) and each
- * side's time is summed, so both see the same conditions. Prints both rates.
+ * The machine is shared with other builds, so the load changes during a run: many short
+ * alternating rounds let both sides see the same conditions.
  */
-static void pair_run(const char *ld, const char *lr, void (*fd)(void *, size_t),
-                     void (*fr)(void *, size_t), void *ctx, size_t iterations, size_t ops_per_call,
-                     double *out_d, double *out_r)
+enum { SLICES = 20 };
+
+static size_t per_slice(size_t iterations)
 {
-    enum { SLICES = 20 };
-    size_t per = iterations / SLICES ? iterations / SLICES : 1;
-    for (size_t i = 0; i < per; i++) { /* warm-up */
-        fd(ctx, i);
-        fr(ctx, i);
-    }
-    double td = 0, tr = 0, cd = 0, cr = 0;
-    size_t n = 0;
-    for (int sl = 0; sl < SLICES; sl++) {
-        for (int side = 0; side < 2; side++) {
-            bool drv = (side == 0) == (sl % 2 == 0);
-            double t0 = bench_now_s(), c0 = cpu_s();
-            for (size_t i = 0; i < per; i++) (drv ? fd : fr)(ctx, n + i);
-            double dt = bench_now_s() - t0, dc = cpu_s() - c0;
-            if (drv) {
-                td += dt;
-                cd += dc;
-            } else {
-                tr += dt;
-                cr += dc;
-            }
-        }
-        n += per;
-    }
-    double total = (double)(n * ops_per_call);
-    *out_d = total / (td > 0 ? td : 1e-9);
-    *out_r = total / (tr > 0 ? tr : 1e-9);
-    /* Client CPU per operation does not depend on the machine's load: it shows the driver's
-     * own cost next to the raw client's. */
-    printf("  %-44s %12.0f ops/s  %9.2f us/op  client cpu %6.2f us/op\n", ld, *out_d, 1e6 / *out_d,
-           1e6 * cd / total);
-    printf("  %-44s %12.0f ops/s  %9.2f us/op  client cpu %6.2f us/op\n", lr, *out_r, 1e6 / *out_r,
-           1e6 * cr / total);
-    fflush(stdout);
+    return iterations / SLICES ? iterations / SLICES : 1;
 }
 
 static void die(const char *what)
@@ -213,12 +170,18 @@ int main(void)
     size_t single = bench_iters(20000), bulk = bench_iters(20000) / 20;
     printf("redis driver vs raw hiredis (%s, value 100 bytes)\n", addr);
     double dg, rg, ds, rs, dbg, rbg, dbs, rbs;
-    pair_run("driver get", "raw hiredis HMGET+PTTL", drv_get, raw_get, &b, single, 1, &dg, &rg);
-    pair_run("driver set", "raw hiredis EVALSHA", drv_set, raw_set, &b, single, 1, &ds, &rs);
-    pair_run("driver bulk get x100", "raw hiredis pipeline get x100", drv_bulk_get, raw_bulk_get,
-             &b, bulk, BULK, &dbg, &rbg);
-    pair_run("driver bulk set x100", "raw hiredis pipeline set x100", drv_bulk_set, raw_bulk_set,
-             &b, bulk, BULK, &dbs, &rbs);
+    bench_compare(SLICES, BENCH_WALL, per_slice(single), 1,
+                  (bench_side){"raw hiredis HMGET+PTTL", raw_get, &b},
+                  (bench_side){"driver get", drv_get, &b}, &rg, &dg);
+    bench_compare(SLICES, BENCH_WALL, per_slice(single), 1,
+                  (bench_side){"raw hiredis EVALSHA", raw_set, &b},
+                  (bench_side){"driver set", drv_set, &b}, &rs, &ds);
+    bench_compare(SLICES, BENCH_WALL, per_slice(bulk), BULK,
+                  (bench_side){"raw hiredis pipeline get x100", raw_bulk_get, &b},
+                  (bench_side){"driver bulk get x100", drv_bulk_get, &b}, &rbg, &dbg);
+    bench_compare(SLICES, BENCH_WALL, per_slice(bulk), BULK,
+                  (bench_side){"raw hiredis pipeline set x100", raw_bulk_set, &b},
+                  (bench_side){"driver bulk set x100", drv_bulk_set, &b}, &rbs, &dbs);
     bench_ratio("single get", dg, rg, 0.9);
     bench_ratio("single set", ds, rs, 0.9);
     bench_ratio("bulk get x100", dbg, rbg, 0.8);

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <statestore.h>
@@ -171,47 +170,12 @@ static void drv_bulk_set(void *ctx, size_t i)
 }
 
 /*
- * The machine is shared (2 cores, many processes), so one timing can be off by 2x: raw and
- * driver run alternately, ROUNDS times each, and each side's best round counts. CPU-bound work
- * (reads) is timed in this thread's CPU time, which other processes disturb far less than the
- * wall clock; writes wait for fsync, so they are timed on the wall clock.
+ * The machine is shared (2 cores, many processes), so one timing can be off by 2x: each side's
+ * best of ROUNDS counts. Reads are CPU-bound and compared in CPU time, which other processes
+ * disturb far less than the wall clock; writes wait for fsync, so they are compared on the wall
+ * clock.
  */
 #define ROUNDS 5
-
-static double now(bool cpu)
-{
-    struct timespec ts;
-    clock_gettime(cpu ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double quiet_run(size_t iterations, size_t ops_per_call, void (*fn)(void *, size_t),
-                        bool cpu)
-{
-    size_t warm = iterations / 10;
-    for (size_t i = 0; i < warm; i++) fn(NULL, i);
-    double t0 = now(cpu);
-    for (size_t i = 0; i < iterations; i++) fn(NULL, warm + i);
-    double dt = now(cpu) - t0;
-    return (double)(iterations * ops_per_call) / (dt > 0 ? dt : 1e-9);
-}
-
-static void pair(const char *raw_label, const char *drv_label, size_t iterations,
-                 size_t ops_per_call, void (*raw)(void *, size_t), void (*drv)(void *, size_t),
-                 bool cpu, double *raw_ops, double *drv_ops)
-{
-    *raw_ops = *drv_ops = 0;
-    for (int r = 0; r < ROUNDS; r++) {
-        double a = quiet_run(iterations, ops_per_call, raw, cpu);
-        double c = quiet_run(iterations, ops_per_call, drv, cpu);
-        if (a > *raw_ops) *raw_ops = a;
-        if (c > *drv_ops) *drv_ops = c;
-    }
-    const char *unit = cpu ? "ops/cpu-s" : "ops/s";
-    printf("  %-44s %12.0f %-9s %9.2f us/op\n", raw_label, *raw_ops, unit, 1e6 / *raw_ops);
-    printf("  %-44s %12.0f %-9s %9.2f us/op\n", drv_label, *drv_ops, unit, 1e6 / *drv_ops);
-    fflush(stdout);
-}
 
 /* ---- threads ---- */
 
@@ -291,15 +255,21 @@ int main(void)
            NKEYS, VAL_LEN);
     size_t ns = bench_iters(500), ng = bench_iters(50000), nb = bench_iters(500);
     double rs, os, rg, og, rbg, obg, rbs, obs;
-    printf("(best of %d alternating rounds each; reads in thread CPU time, writes in wall time)\n",
+    printf("(best of %d alternating rounds each; reads compared in CPU time, writes in wall "
+           "time)\n",
            ROUNDS);
-    pair("raw set (one commit each)", "driver set", ns, 1, raw_set, drv_set, false, &rs, &os);
-    pair("raw get", "driver get", ng, 1, raw_get, drv_get, true, &rg, &og);
-    pair("raw bulk get of 100 (one read tx)", "driver bulk get of 100", nb, BULK, raw_bulk_get,
-         drv_bulk_get, true, &rbg, &obg);
+    bench_compare(ROUNDS, BENCH_WALL, ns, 1,
+                  (bench_side){"raw set (one commit each)", raw_set, NULL},
+                  (bench_side){"driver set", drv_set, NULL}, &rs, &os);
+    bench_compare(ROUNDS, BENCH_CPU, ng, 1, (bench_side){"raw get", raw_get, NULL},
+                  (bench_side){"driver get", drv_get, NULL}, &rg, &og);
+    bench_compare(ROUNDS, BENCH_CPU, nb, BULK,
+                  (bench_side){"raw bulk get of 100 (one read tx)", raw_bulk_get, NULL},
+                  (bench_side){"driver bulk get of 100", drv_bulk_get, NULL}, &rbg, &obg);
     size_t nbs = nb / 4 > 0 ? nb / 4 : 1;
-    pair("raw bulk set of 100 (one write tx)", "driver bulk set of 100", nbs, BULK, raw_bulk_set,
-         drv_bulk_set, false, &rbs, &obs);
+    bench_compare(ROUNDS, BENCH_WALL, nbs, BULK,
+                  (bench_side){"raw bulk set of 100 (one write tx)", raw_bulk_set, NULL},
+                  (bench_side){"driver bulk set of 100", drv_bulk_set, NULL}, &rbs, &obs);
     size_t per = ng / NTHREADS > 0 ? ng / NTHREADS : 1;
     double rt = threaded("4 threads get: raw, 1 connection + mutex", false, per);
     double ot = threaded("4 threads get: driver (pool of 4 connections)", true, per);
