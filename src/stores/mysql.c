@@ -30,6 +30,7 @@
 #include "statestore/driver.h"
 #include "support/periodic.h"
 #include "support/pool.h"
+#include "support/strbuf.h"
 
 #define MY_SCHEMA_VERSION 1
 #define MY_MAX_KEY_LEN    255 /* the id column */
@@ -92,23 +93,6 @@ typedef struct my_store {
 /* ------------------------------------------------------------------------------------------ */
 /* Small helpers                                                                              */
 /* ------------------------------------------------------------------------------------------ */
-
-static char *my_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *my_asprintf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) return NULL;
-    char *buf = malloc((size_t)n + 1);
-    if (!buf) return NULL;
-    va_start(ap, fmt);
-    vsnprintf(buf, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return buf;
-}
 
 /* Identifiers go into SQL unquoted, as Dapr puts them, so only a safe alphabet is accepted. */
 static bool my_valid_ident(const char *s)
@@ -1165,7 +1149,7 @@ static ss_code my_verify_layout(my_store *s, my_conn *c, ss_error *err)
 {
     static const char *const want[] = {"id", "value", "isbinary", "eTag", "expiredate"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        char *sql = my_asprintf("SELECT DATA_TYPE FROM information_schema.columns WHERE "
+        char *sql = ss_asprintf("SELECT DATA_TYPE FROM information_schema.columns WHERE "
                                 "table_schema = '%s' AND table_name = '%s' AND column_name = '%s'",
                                 s->schema, s->table, want[i]);
         if (!sql) return ss_error_set(err, SS_NOMEM, "out of memory");
@@ -1193,7 +1177,7 @@ static ss_code my_verify_layout(my_store *s, my_conn *c, ss_error *err)
 
 static ss_code my_migrate_locked(my_store *s, my_conn *c, ss_error *err)
 {
-    char *sql = my_asprintf("CREATE TABLE IF NOT EXISTS %s (id VARCHAR(255) NOT NULL PRIMARY "
+    char *sql = ss_asprintf("CREATE TABLE IF NOT EXISTS %s (id VARCHAR(255) NOT NULL PRIMARY "
                             "KEY, value TEXT NOT NULL)",
                             s->meta_table);
     if (!sql) return ss_error_set(err, SS_NOMEM, "out of memory");
@@ -1202,7 +1186,7 @@ static ss_code my_migrate_locked(my_store *s, my_conn *c, ss_error *err)
     if (rc != SS_OK) return rc;
 
     char *ver = NULL;
-    sql = my_asprintf("SELECT value FROM %s WHERE id = '%s'", s->meta_table, s->version_key);
+    sql = ss_asprintf("SELECT value FROM %s WHERE id = '%s'", s->meta_table, s->version_key);
     if (!sql) return ss_error_set(err, SS_NOMEM, "out of memory");
     rc = my_query_value(c, sql, &ver, err);
     free(sql);
@@ -1222,7 +1206,7 @@ static ss_code my_migrate_locked(my_store *s, my_conn *c, ss_error *err)
     if (version == MY_SCHEMA_VERSION) return my_verify_layout(s, c, err);
 
     char *exists = NULL;
-    sql = my_asprintf("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '%s' "
+    sql = ss_asprintf("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = '%s' "
                       "AND table_name = '%s'",
                       s->schema, s->table);
     if (!sql) return ss_error_set(err, SS_NOMEM, "out of memory");
@@ -1235,7 +1219,7 @@ static ss_code my_migrate_locked(my_store *s, my_conn *c, ss_error *err)
         rc = my_verify_layout(s, c, err);
     } else {
         ss_log(s->ctx, SS_LOG_INFO, "creating state table %s.%s", s->schema, s->table);
-        sql = my_asprintf("CREATE TABLE %s (\n"
+        sql = ss_asprintf("CREATE TABLE %s (\n"
                           "  id VARBINARY(255) NOT NULL PRIMARY KEY,\n"
                           "  value LONGBLOB NOT NULL,\n"
                           "  isbinary BOOLEAN NOT NULL,\n"
@@ -1252,7 +1236,7 @@ static ss_code my_migrate_locked(my_store *s, my_conn *c, ss_error *err)
         free(sql);
     }
     if (rc != SS_OK) return rc;
-    sql = my_asprintf("INSERT INTO %s (id, value) VALUES ('%s', '%d') ON DUPLICATE KEY UPDATE "
+    sql = ss_asprintf("INSERT INTO %s (id, value) VALUES ('%s', '%d') ON DUPLICATE KEY UPDATE "
                       "value = VALUES(value)",
                       s->meta_table, s->version_key, MY_SCHEMA_VERSION);
     if (!sql) return ss_error_set(err, SS_NOMEM, "out of memory");
@@ -1268,13 +1252,13 @@ static ss_code my_migrate(my_store *s, ss_error *err)
     my_conn *c = NULL;
     ss_code rc = my_connect(s, NULL, &c, err);
     if (rc != SS_OK) return rc;
-    char *sql = my_asprintf("CREATE DATABASE IF NOT EXISTS %s", s->schema);
+    char *sql = ss_asprintf("CREATE DATABASE IF NOT EXISTS %s", s->schema);
     rc = sql ? my_query(c, sql, err) : ss_error_set(err, SS_NOMEM, "out of memory");
     free(sql);
     if (rc == SS_OK && mysql_select_db(c->m, s->schema) != 0) rc = my_fail(c, err);
     char *got = NULL;
     if (rc == SS_OK) {
-        sql = my_asprintf("SELECT GET_LOCK('statestore:%s.%s', %" PRId64 ")", s->schema, s->table,
+        sql = ss_asprintf("SELECT GET_LOCK('statestore:%s.%s', %" PRId64 ")", s->schema, s->table,
                           s->timeout_s);
         rc = sql ? my_query_value(c, sql, &got, err) : ss_error_set(err, SS_NOMEM, "out of memory");
         free(sql);
@@ -1285,7 +1269,7 @@ static ss_code my_migrate(my_store *s, ss_error *err)
                               s->schema, s->table, s->timeout_s);
         if (rc == SS_OK) {
             rc = my_migrate_locked(s, c, err);
-            sql = my_asprintf("DO RELEASE_LOCK('statestore:%s.%s')", s->schema, s->table);
+            sql = ss_asprintf("DO RELEASE_LOCK('statestore:%s.%s')", s->schema, s->table);
             ss_error ignored;
             if (sql) my_query(c, sql, &ignored);
             free(sql);
@@ -1311,14 +1295,14 @@ static void my_sweep(my_store *s)
     my_conn *c = ss_pool_conn_get(pc);
     /* One process per interval wins this conditional update (as Dapr does). */
     int64_t ms = s->cleanup_s * 1000 - 100;
-    char *sql = my_asprintf("INSERT INTO %s (id, value) VALUES ('%s', CURRENT_TIMESTAMP) ON "
+    char *sql = ss_asprintf("INSERT INTO %s (id, value) VALUES ('%s', CURRENT_TIMESTAMP) ON "
                             "DUPLICATE KEY UPDATE value = IF(CURRENT_TIMESTAMP > DATE_ADD(value, "
                             "INTERVAL %" PRId64 "*1000 MICROSECOND), CURRENT_TIMESTAMP, value)",
                             s->meta_table, s->cleanup_key, ms);
     ss_code rc = sql ? my_query(c, sql, &err) : ss_error_set(&err, SS_NOMEM, "out of memory");
     free(sql);
     if (rc == SS_OK && mysql_affected_rows(c->m) > 0) {
-        sql = my_asprintf(
+        sql = ss_asprintf(
             "DELETE FROM %s WHERE expiredate IS NOT NULL AND expiredate <= CURRENT_TIMESTAMP(3)",
             s->table);
         rc = sql ? my_query(c, sql, &err) : ss_error_set(&err, SS_NOMEM, "out of memory");
@@ -1373,27 +1357,27 @@ static ss_code my_build_sql(my_store *s)
                             "FROM_UNIXTIME(2147483647)), NULL)"
                           : "IF(? > 0, DATE_ADD(CURRENT_TIMESTAMP(3), INTERVAL ? SECOND), NULL)";
     const char *expired = "(expiredate IS NOT NULL AND expiredate <= CURRENT_TIMESTAMP(3))";
-    s->sql[ST_GET] = my_asprintf("SELECT value, isbinary, eTag, " MY_EXPIRY_MS " FROM "
+    s->sql[ST_GET] = ss_asprintf("SELECT value, isbinary, eTag, " MY_EXPIRY_MS " FROM "
                                  "%s WHERE id = ? AND %s",
                                  t, live);
-    s->sql[ST_SET_ANY] = my_asprintf(
+    s->sql[ST_SET_ANY] = ss_asprintf(
         "INSERT INTO %s (id, value, isbinary, eTag, expiredate) VALUES (?, ?, 0, ?, %s) "
         "ON DUPLICATE KEY UPDATE value = VALUES(value), isbinary = VALUES(isbinary), "
         "eTag = VALUES(eTag), expiredate = VALUES(expiredate)",
         t, exp);
     /* First-write replaces only an expired row not yet swept. Assignments run left to right
      * and later ones see earlier results, so expiredate, which the condition reads, is last. */
-    s->sql[ST_SET_ABSENT] = my_asprintf(
+    s->sql[ST_SET_ABSENT] = ss_asprintf(
         "INSERT INTO %s (id, value, isbinary, eTag, expiredate) VALUES (?, ?, 0, ?, %s) "
         "ON DUPLICATE KEY UPDATE value = IF(%s, VALUES(value), value), "
         "isbinary = IF(%s, VALUES(isbinary), isbinary), eTag = IF(%s, VALUES(eTag), eTag), "
         "expiredate = IF(%s, VALUES(expiredate), expiredate)",
         t, exp, expired, expired, expired, expired);
-    s->sql[ST_SET_MATCH] = my_asprintf("UPDATE %s SET value = ?, isbinary = 0, eTag = ?, "
+    s->sql[ST_SET_MATCH] = ss_asprintf("UPDATE %s SET value = ?, isbinary = 0, eTag = ?, "
                                        "expiredate = %s WHERE id = ? AND eTag = ? AND %s",
                                        t, exp, live);
-    s->sql[ST_DEL_ANY] = my_asprintf("DELETE FROM %s WHERE id = ?", t);
-    s->sql[ST_DEL_MATCH] = my_asprintf("DELETE FROM %s WHERE id = ? AND eTag = ? AND %s", t, live);
+    s->sql[ST_DEL_ANY] = ss_asprintf("DELETE FROM %s WHERE id = ?", t);
+    s->sql[ST_DEL_MATCH] = ss_asprintf("DELETE FROM %s WHERE id = ? AND eTag = ? AND %s", t, live);
     for (int i = 0; i < ST_COUNT; i++)
         if (!s->sql[i]) return SS_NOMEM;
     for (size_t b = 0; b < MY_NBUCKETS; b++) {
@@ -1404,10 +1388,10 @@ static ss_code my_build_sql(my_store *s)
             marks[2 * i] = '?';
             marks[2 * i + 1] = i + 1 < n ? ',' : '\0';
         }
-        s->bulk_sql[b] = my_asprintf("SELECT id, value, isbinary, eTag, " MY_EXPIRY_MS
+        s->bulk_sql[b] = ss_asprintf("SELECT id, value, isbinary, eTag, " MY_EXPIRY_MS
                                      " FROM %s WHERE id IN (%s) AND %s",
                                      t, marks, live);
-        s->dels_sql[b] = my_asprintf("DELETE FROM %s WHERE id IN (%s)", t, marks);
+        s->dels_sql[b] = ss_asprintf("DELETE FROM %s WHERE id IN (%s)", t, marks);
         free(marks);
         if (!s->bulk_sql[b] || !s->dels_sql[b]) return SS_NOMEM;
         /* one "(?, ?, 0, ?, <expiry>)" per row */
@@ -1416,7 +1400,7 @@ static ss_code my_build_sql(my_store *s)
         if (!rows) return SS_NOMEM;
         char *q = rows;
         for (size_t i = 0; i < n; i++) q += sprintf(q, "%s(?, ?, 0, ?, %s)", i ? "," : "", exp);
-        s->ups_sql[b] = my_asprintf(
+        s->ups_sql[b] = ss_asprintf(
             "INSERT INTO %s (id, value, isbinary, eTag, expiredate) VALUES %s "
             "ON DUPLICATE KEY UPDATE value = VALUES(value), isbinary = VALUES(isbinary), "
             "eTag = VALUES(eTag), expiredate = VALUES(expiredate)",
@@ -1477,8 +1461,8 @@ static ss_code my_open(void *self, ss_ctx *ctx, ss_error *err)
     s->schema = ss_strdup(schema);
     s->table = ss_strdup(table);
     s->meta_table = ss_strdup(meta);
-    s->version_key = my_asprintf("statestore-schema-%s", table);
-    s->cleanup_key = my_asprintf("last-cleanup-%s", table);
+    s->version_key = ss_asprintf("statestore-schema-%s", table);
+    s->cleanup_key = ss_asprintf("last-cleanup-%s", table);
     if ((pem && *pem && !s->pem) || !s->schema || !s->table || !s->meta_table || !s->version_key ||
         !s->cleanup_key) {
         my_close(s);

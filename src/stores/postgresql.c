@@ -25,6 +25,7 @@
 #include "statestore/driver.h"
 #include "support/periodic.h"
 #include "support/pool.h"
+#include "support/strbuf.h"
 
 #define PG_SCHEMA_VERSION 1
 #define PG_MAX_KEY_LEN    2048 /* well below PostgreSQL's btree entry limit (~2700 bytes) */
@@ -67,23 +68,6 @@ typedef struct pg_store {
 /* ------------------------------------------------------------------------------------------ */
 /* Small helpers                                                                              */
 /* ------------------------------------------------------------------------------------------ */
-
-static char *pg_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *pg_asprintf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) return NULL;
-    char *buf = malloc((size_t)n + 1);
-    if (!buf) return NULL;
-    va_start(ap, fmt);
-    vsnprintf(buf, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return buf;
-}
 
 /* An identifier we put into SQL unquoted (as Dapr does, so names fold the same way). */
 static bool pg_valid_ident_part(const char *s, size_t n)
@@ -905,7 +889,7 @@ static ss_code pg_verify_layout(pg_store *s, PGconn *pg, ss_error *err)
 static ss_code pg_migrate_locked(pg_store *s, PGconn *pg, ss_error *err)
 {
     const char *vals[2] = {s->migration_key, NULL};
-    char *q = pg_asprintf("SELECT value FROM %s WHERE key = $1", s->meta_table);
+    char *q = ss_asprintf("SELECT value FROM %s WHERE key = $1", s->meta_table);
     if (!q) return ss_error_set(err, SS_NOMEM, "out of memory");
     PGresult *res = PQexecParams(pg, q, 1, NULL, vals, NULL, NULL, 0);
     free(q);
@@ -945,7 +929,7 @@ static ss_code pg_migrate_locked(pg_store *s, PGconn *pg, ss_error *err)
         rc = pg_verify_layout(s, pg, err);
     } else {
         ss_log(s->ctx, SS_LOG_INFO, "creating state table %s", s->table);
-        q = pg_asprintf("CREATE TABLE %s (\n"
+        q = ss_asprintf("CREATE TABLE %s (\n"
                         "  key text NOT NULL PRIMARY KEY,\n"
                         "  value bytea NOT NULL,\n"
                         "  etag uuid NOT NULL DEFAULT gen_random_uuid(),\n"
@@ -960,7 +944,7 @@ static ss_code pg_migrate_locked(pg_store *s, PGconn *pg, ss_error *err)
         free(q);
     }
     if (rc != SS_OK) return rc;
-    q = pg_asprintf("INSERT INTO %s (key, value) VALUES ($1, $2) "
+    q = ss_asprintf("INSERT INTO %s (key, value) VALUES ($1, $2) "
                     "ON CONFLICT (key) DO UPDATE SET value = $2",
                     s->meta_table);
     if (!q) return ss_error_set(err, SS_NOMEM, "out of memory");
@@ -980,7 +964,7 @@ static ss_code pg_migrate(pg_store *s, PGconn *pg, ss_error *err)
     ss_code rc = SS_OK;
     const char *dot = strchr(s->table, '.');
     if (dot) {
-        char *q = pg_asprintf("CREATE SCHEMA IF NOT EXISTS %.*s", (int)(dot - s->table), s->table);
+        char *q = ss_asprintf("CREATE SCHEMA IF NOT EXISTS %.*s", (int)(dot - s->table), s->table);
         if (!q) return ss_error_set(err, SS_NOMEM, "out of memory");
         rc = pg_exec_simple(pg, q, err);
         free(q);
@@ -988,7 +972,7 @@ static ss_code pg_migrate(pg_store *s, PGconn *pg, ss_error *err)
     }
     /* Two processes may race here: IF NOT EXISTS can still fail with a unique violation on the
      * type name while the other one commits; retrying then finds the table. */
-    char *q = pg_asprintf("CREATE TABLE IF NOT EXISTS %s (key text NOT NULL PRIMARY KEY, "
+    char *q = ss_asprintf("CREATE TABLE IF NOT EXISTS %s (key text NOT NULL PRIMARY KEY, "
                           "value text NOT NULL)",
                           s->meta_table);
     if (!q) return ss_error_set(err, SS_NOMEM, "out of memory");
@@ -1033,7 +1017,7 @@ static void pg_sweep(pg_store *s)
         return;
     }
     PGconn *c = ss_pool_conn_get(pc);
-    char *q = pg_asprintf(
+    char *q = ss_asprintf(
         "INSERT INTO %s AS m (key, value) VALUES ($1, now()::text) ON CONFLICT (key) DO UPDATE "
         "SET value = now()::text WHERE (EXTRACT('epoch' FROM now() - "
         "m.value::timestamp with time zone) * 1000)::bigint > $2",
@@ -1049,7 +1033,7 @@ static void pg_sweep(pg_store *s)
         ss_log(s->ctx, SS_LOG_WARN, "expired-row sweep: %s", err.message);
     } else if (pg_rows(res) > 0) {
         PQclear(res);
-        q = pg_asprintf("DELETE FROM %s WHERE expires_at IS NOT NULL AND expires_at < now()",
+        q = ss_asprintf("DELETE FROM %s WHERE expires_at IS NOT NULL AND expires_at < now()",
                         s->table);
         res = q ? pg_exec_text(c, q) : NULL;
         free(q);
@@ -1093,33 +1077,33 @@ static ss_code pg_build_sql(pg_store *s)
     const char *t = s->table;
     const char *live = "(expires_at IS NULL OR expires_at >= now())";
     const char *exp = "CASE WHEN $4::int8 > 0 THEN now() + $4::int8 * interval '1 second' END";
-    s->sql[ST_GET] = pg_asprintf("SELECT value, etag::text, "
+    s->sql[ST_GET] = ss_asprintf("SELECT value, etag::text, "
                                  "(extract(epoch FROM expires_at) * 1000)::int8 "
                                  "FROM %s WHERE key = $1 AND %s",
                                  t, live);
-    s->sql[ST_BULK_GET] = pg_asprintf("SELECT key, value, etag::text, "
+    s->sql[ST_BULK_GET] = ss_asprintf("SELECT key, value, etag::text, "
                                       "(extract(epoch FROM expires_at) * 1000)::int8 "
                                       "FROM %s WHERE key = ANY($1::text[]) AND %s",
                                       t, live);
-    s->sql[ST_SET_ANY] = pg_asprintf(
+    s->sql[ST_SET_ANY] = ss_asprintf(
         "INSERT INTO %s AS t (key, value, etag, expires_at) VALUES ($1, $2, $3::uuid, %s) "
         "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now(), "
         "etag = EXCLUDED.etag, expires_at = EXCLUDED.expires_at",
         t, exp);
     /* First-write still upserts: an expired row that is not yet swept must not block it. */
-    s->sql[ST_SET_ABSENT] = pg_asprintf(
+    s->sql[ST_SET_ABSENT] = ss_asprintf(
         "INSERT INTO %s AS t (key, value, etag, expires_at) VALUES ($1, $2, $3::uuid, %s) "
         "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now(), "
         "etag = EXCLUDED.etag, expires_at = EXCLUDED.expires_at "
         "WHERE t.expires_at IS NOT NULL AND t.expires_at < now()",
         t, exp);
-    s->sql[ST_SET_MATCH] = pg_asprintf(
+    s->sql[ST_SET_MATCH] = ss_asprintf(
         "UPDATE %s SET value = $2, updated_at = now(), etag = $3::uuid, expires_at = %s "
         "WHERE key = $1 AND etag = $5::uuid AND %s",
         t, exp, live);
-    s->sql[ST_DEL_ANY] = pg_asprintf("DELETE FROM %s WHERE key = $1", t);
+    s->sql[ST_DEL_ANY] = ss_asprintf("DELETE FROM %s WHERE key = $1", t);
     s->sql[ST_DEL_MATCH] =
-        pg_asprintf("DELETE FROM %s WHERE key = $1 AND etag = $2::uuid AND %s", t, live);
+        ss_asprintf("DELETE FROM %s WHERE key = $1 AND etag = $2::uuid AND %s", t, live);
     for (int i = 0; i < ST_COUNT; i++)
         if (!s->sql[i]) return SS_NOMEM;
     return SS_OK;
@@ -1176,17 +1160,17 @@ static ss_code pg_open(void *self, ss_ctx *ctx, ss_error *err)
     if ((rc = ss_prop_int(ctx, "maxConns", 1, 10000, &s->max_conns, err)) != SS_OK) return rc;
 
     s->conninfo = ss_strdup(conninfo);
-    s->table = schema ? pg_asprintf("%s.%s", schema, table) : ss_strdup(table);
-    s->meta_table = schema ? pg_asprintf("%s.%s", schema, meta) : ss_strdup(meta);
+    s->table = schema ? ss_asprintf("%s.%s", schema, table) : ss_strdup(table);
+    s->meta_table = schema ? ss_asprintf("%s.%s", schema, meta) : ss_strdup(meta);
     /* Dapr's migration key is "migrations-state-v2-<tablePrefix>" for table <prefix>state. A
      * name not ending in "state" gets a key no Dapr prefix can produce ('|' is not allowed in
      * identifiers). */
     size_t tl = strlen(s->table);
     if (tl >= 5 && strcmp(s->table + tl - 5, "state") == 0)
-        s->migration_key = pg_asprintf("migrations-state-v2-%.*s", (int)(tl - 5), s->table);
+        s->migration_key = ss_asprintf("migrations-state-v2-%.*s", (int)(tl - 5), s->table);
     else
-        s->migration_key = pg_asprintf("migrations-state-v2-|%s", s->table);
-    s->cleanup_key = pg_asprintf("last-cleanup-state-v2-%s", s->table);
+        s->migration_key = ss_asprintf("migrations-state-v2-|%s", s->table);
+    s->cleanup_key = ss_asprintf("last-cleanup-state-v2-%s", s->table);
     if (!s->conninfo || !s->table || !s->meta_table || !s->migration_key || !s->cleanup_key ||
         pg_build_sql(s) != SS_OK) {
         pg_close(s);

@@ -21,6 +21,7 @@
 #include <statestore.h>
 #include <statestore/driver.h>
 
+#include "support/base64.h"
 #include "support/periodic.h"
 #include "support/utf8.h"
 
@@ -115,71 +116,6 @@ static ss_code db_error(ss_error *err, sqlite3 *db, int rc)
     const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     if ((rc & 0xff) == SQLITE_INTERRUPT) msg = "operation exceeded the configured timeout";
     return ss_error_set(err, map_rc(rc), "%s", msg);
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Value encoding                                                                              */
-/* ------------------------------------------------------------------------------------------ */
-
-static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static char *b64_encode(const unsigned char *in, size_t n, size_t *outlen)
-{
-    if (n > (SIZE_MAX / 4) * 3 - 3) return NULL;
-    size_t len = ((n + 2) / 3) * 4;
-    char *out = malloc(len + 1);
-    if (!out) return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < n) v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < n) v |= in[i + 2];
-        out[o++] = b64chars[(v >> 18) & 63];
-        out[o++] = b64chars[(v >> 12) & 63];
-        out[o++] = i + 1 < n ? b64chars[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < n ? b64chars[v & 63] : '=';
-    }
-    out[o] = 0;
-    *outlen = o;
-    return out;
-}
-
-static int b64_val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
-/* Decodes padded standard base64 (what Go's base64.StdEncoding writes); false on bad input. */
-static bool b64_decode(const unsigned char *in, size_t n, unsigned char *out, size_t *outlen)
-{
-    if (n % 4 != 0) return false;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i += 4) {
-        int v[4];
-        int pad = 0;
-        for (int k = 0; k < 4; k++) {
-            if (in[i + k] == '=' && i + 4 == n && k >= 2) {
-                v[k] = 0;
-                pad++;
-            } else {
-                if (pad) return false;
-                v[k] = b64_val(in[i + k]);
-                if (v[k] < 0) return false;
-            }
-        }
-        uint32_t x = ((uint32_t)v[0] << 18) | ((uint32_t)v[1] << 12) | ((uint32_t)v[2] << 6) |
-                     (uint32_t)v[3];
-        out[o++] = (unsigned char)(x >> 16);
-        if (pad < 2) out[o++] = (unsigned char)(x >> 8);
-        if (pad < 1) out[o++] = (unsigned char)x;
-    }
-    *outlen = o;
-    return true;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -691,12 +627,11 @@ static ss_code do_get(conn *c, const ss_op *op, ss_value **out, ss_error *err)
         int64_t exp_s = sqlite3_column_int64(st, 3);
         ss_value *v = NULL;
         if (binary) {
-            unsigned char *buf = malloc(len / 4 * 3 + 1);
+            char *buf = NULL;
             size_t n = 0;
-            if (!buf) {
-                code = ss_error_set(err, SS_NOMEM, "out of memory");
-            } else if (!b64_decode(data ? data : (const unsigned char *)"", len, buf, &n)) {
-                code = ss_error_set(err, SS_BACKEND, "failed to decode binary data");
+            if (!ss_base64_decode_alloc(&buf, &n, data ? (const char *)data : "", len)) {
+                code = ss_error_set(err, SS_BACKEND,
+                                    "failed to decode binary data (not base64, or out of memory)");
             } else {
                 v = ss_value_new(buf, n, etag);
                 if (!v) code = ss_error_set(err, SS_NOMEM, "out of memory");
@@ -736,9 +671,9 @@ static ss_code do_set(conn *c, const ss_op *op, char **etag_out, ss_error *err)
     if (text) {
         sqlite3_bind_text(st, 2, op->value, (int)op->value_len, SQLITE_STATIC);
     } else {
-        size_t n = 0;
-        enc = b64_encode(op->value, op->value_len, &n);
+        enc = ss_base64_encode_alloc(op->value, op->value_len);
         if (!enc) return ss_error_set(err, SS_NOMEM, "out of memory");
+        size_t n = ss_base64_encoded_size(op->value_len) - 1;
         if (n > INT32_MAX) {
             free(enc);
             return ss_error_set(err, SS_TOO_LARGE, "value too large once base64-encoded");

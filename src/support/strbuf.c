@@ -1,6 +1,8 @@
 /* strbuf.c — see strbuf.h. */
 #include "support/strbuf.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,4 +37,19 @@ void ss_buf_str(ss_buf *b, const char *s)
 void ss_buf_chr(ss_buf *b, char c)
 {
     ss_buf_add(b, &c, 1);
+}
+
+char *ss_asprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return NULL;
+    char *out = malloc((size_t)n + 1);
+    if (!out) return NULL;
+    va_start(ap, fmt);
+    vsnprintf(out, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return out;
 }

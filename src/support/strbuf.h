@@ -1,7 +1,8 @@
 /*
  * strbuf.h — a growable, always NUL-terminated byte buffer for building request texts (URLs,
- * canonical requests, batch bodies). An allocation failure sets `oom` and turns every later
- * append into a no-op, so a builder appends freely and checks once at the end.
+ * canonical requests, batch bodies), and formatting into a new string. An allocation failure sets
+ * `oom` and turns every later append into a no-op, so a builder appends freely and checks once at
+ * the end.
  */
 #ifndef SS_SUPPORT_STRBUF_H
 #define SS_SUPPORT_STRBUF_H
@@ -19,5 +20,12 @@ typedef struct ss_buf {
 void ss_buf_add(ss_buf *b, const void *s, size_t n);
 void ss_buf_str(ss_buf *b, const char *s);
 void ss_buf_chr(ss_buf *b, char c);
+
+/* A newly allocated formatted string (free with free()); NULL on out-of-memory. */
+char *ss_asprintf(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
 
 #endif
