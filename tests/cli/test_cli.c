@@ -153,6 +153,25 @@ static result run_stdin(const void *in, size_t len, const char *first, ...)
         }                                                                                          \
     } while (0)
 
+/*
+ * Runs the CLI with the given arguments (NULL-terminated, as for run()), checks its exit status
+ * (T_RUN) and also that its stderr contains `in_err` (T_RUN_ERR), then frees the result.
+ */
+#define T_RUN(want, ...)                                                                           \
+    do {                                                                                           \
+        result t_r_ = run(__VA_ARGS__);                                                            \
+        T_STATUS(t_r_, want);                                                                      \
+        result_free(&t_r_);                                                                        \
+    } while (0)
+
+#define T_RUN_ERR(want, in_err, ...)                                                               \
+    do {                                                                                           \
+        result t_r_ = run(__VA_ARGS__);                                                            \
+        T_STATUS(t_r_, want);                                                                      \
+        T_CONTAINS(t_r_.err, in_err);                                                              \
+        result_free(&t_r_);                                                                        \
+    } while (0)
+
 /* A copy of the first line of s without its newline. */
 static char *first_line(const char *s)
 {
@@ -197,9 +216,7 @@ static void test_help_and_usage(void)
         snprintf(want, sizeof want, "Usage: statestore [OPTIONS] %s", cmds[i]);
         T_CONTAINS(r.out, want);
         result_free(&r);
-        r = run(cmds[i], "-h", NULL);
-        T_STATUS(r, 0);
-        result_free(&r);
+        T_RUN(0, cmds[i], "-h", NULL);
     }
     r = run("export", "--help", NULL);
     T_CONTAINS(r.out, "cannot list keys");
@@ -214,55 +231,21 @@ static void test_help_and_usage(void)
     r = run(NULL);
     T_STATUS(r, 64);
     result_free(&r);
-    r = run("frobnicate", NULL);
-    T_STATUS(r, 64);
-    T_CONTAINS(r.err, "unknown subcommand 'frobnicate'");
-    result_free(&r);
-    r = run("get", NULL);
-    T_STATUS(r, 64);
-    T_CONTAINS(r.err, "missing KEY");
-    result_free(&r);
-    r = run("get", "a", "b", NULL);
-    T_STATUS(r, 64);
-    T_CONTAINS(r.err, "expects one KEY");
-    result_free(&r);
-    r = run("get", "k", "--bogus", NULL);
-    T_STATUS(r, 64);
-    T_CONTAINS(r.err, "unknown option '--bogus'");
-    result_free(&r);
-    r = run("set", "k", NULL);
-    T_STATUS(r, 64);
-    T_CONTAINS(r.err, "missing VALUE");
-    result_free(&r);
-    r = run("set", "k", "v", "--file", "x", NULL);
-    T_STATUS(r, 64);
-    result_free(&r);
-    r = run("set", "k", "v", "--etag", NULL);
-    T_STATUS(r, 64);
-    T_CONTAINS(r.err, "needs a value");
-    result_free(&r);
-    r = run("--json=yes", "drivers", NULL);
-    T_STATUS(r, 64);
-    T_CONTAINS(r.err, "takes no value");
-    result_free(&r);
-    r = run("--driver", "memory", "--prop", "novalue", "get", "k", NULL);
-    T_STATUS(r, 64);
-    T_CONTAINS(r.err, "--prop expects NAME=VALUE");
-    result_free(&r);
-    r = run("--driver", "memory", "--resources-path", tmpdir, "get", "k", NULL);
-    T_STATUS(r, 64);
-    T_CONTAINS(r.err, "cannot be used together");
-    result_free(&r);
-    r = run("import", "--batch", "0", NULL);
-    T_STATUS(r, 64);
-    result_free(&r);
-    r = run("export", NULL);
-    T_STATUS(r, 64);
-    T_CONTAINS(r.err, "no keys to export");
-    result_free(&r);
-    r = run("set", "k", "v", "--ttl", "5", "--metadata", "ttlInSeconds=5", NULL);
-    T_STATUS(r, 64);
-    result_free(&r);
+    T_RUN_ERR(64, "unknown subcommand 'frobnicate'", "frobnicate", NULL);
+    T_RUN_ERR(64, "missing KEY", "get", NULL);
+    T_RUN_ERR(64, "expects one KEY", "get", "a", "b", NULL);
+    T_RUN_ERR(64, "unknown option '--bogus'", "get", "k", "--bogus", NULL);
+    T_RUN_ERR(64, "missing VALUE", "set", "k", NULL);
+    T_RUN(64, "set", "k", "v", "--file", "x", NULL);
+    T_RUN_ERR(64, "needs a value", "set", "k", "v", "--etag", NULL);
+    T_RUN_ERR(64, "takes no value", "--json=yes", "drivers", NULL);
+    T_RUN_ERR(64, "--prop expects NAME=VALUE", "--driver", "memory", "--prop", "novalue", "get",
+              "k", NULL);
+    T_RUN_ERR(64, "cannot be used together", "--driver", "memory", "--resources-path", tmpdir,
+              "get", "k", NULL);
+    T_RUN(64, "import", "--batch", "0", NULL);
+    T_RUN_ERR(64, "no keys to export", "export", NULL);
+    T_RUN(64, "set", "k", "v", "--ttl", "5", "--metadata", "ttlInSeconds=5", NULL);
 }
 
 static void test_describe_and_drivers(void)
@@ -292,10 +275,7 @@ static void test_describe_and_drivers(void)
     T_CONTAINS(r.out, "{\"name\":\"connectionString\",\"required\":true");
     T_CONTAINS(r.out, "\"features\":[\"ETAG\"");
     result_free(&r);
-    r = run("describe", "nosuchdriver", NULL);
-    T_STATUS(r, 2);
-    T_CONTAINS(r.err, "unknown driver \"nosuchdriver\"");
-    result_free(&r);
+    T_RUN_ERR(2, "unknown driver \"nosuchdriver\"", "describe", "nosuchdriver", NULL);
 }
 
 static void test_set_get_delete(void)
@@ -325,9 +305,7 @@ static void test_set_get_delete(void)
     for (size_t i = 0; i < sizeof bin_value; i++) bin_value[i] = (char)(i * 7 + 3);
     bin_value[10] = '\0';
     write_bytes(path_in("bin.dat"), bin_value, sizeof bin_value);
-    r = run("set", "blob", "--file", path_in("bin.dat"), NULL);
-    T_STATUS(r, 0);
-    result_free(&r);
+    T_RUN(0, "set", "blob", "--file", path_in("bin.dat"), NULL);
     r = run("get", "blob", NULL);
     T_STATUS(r, 0);
     T_INT(r.out_len, sizeof bin_value);
@@ -344,9 +322,7 @@ static void test_set_get_delete(void)
     result_free(&r);
 
     /* --json get shows the value in the export shape. */
-    r = run("set", "doc", "{\"n\": 12345678901234567890, \"f\": 1.10}", NULL);
-    T_STATUS(r, 0);
-    result_free(&r);
+    T_RUN(0, "set", "doc", "{\"n\": 12345678901234567890, \"f\": 1.10}", NULL);
     r = run("--json", "get", "doc", NULL);
     T_STATUS(r, 0);
     T_CONTAINS(r.out, "{\"key\":\"doc\",\"found\":true,\"value\":{\"n\": 12345678901234567890, "
@@ -371,20 +347,11 @@ static void test_set_get_delete(void)
     result_free(&r);
 
     /* Invalid input from the library: exit 2 with its message. */
-    r = run("get", "", NULL);
-    T_STATUS(r, 2);
-    result_free(&r);
-    r = run("get", "greeting", "--consistency", "sometimes", NULL);
-    T_STATUS(r, 2);
-    T_CONTAINS(r.err, "sometimes");
-    result_free(&r);
+    T_RUN(2, "get", "", NULL);
+    T_RUN_ERR(2, "sometimes", "get", "greeting", "--consistency", "sometimes", NULL);
 
-    r = run("delete", "greeting", NULL);
-    T_STATUS(r, 0);
-    result_free(&r);
-    r = run("get", "greeting", NULL);
-    T_STATUS(r, 3);
-    result_free(&r);
+    T_RUN(0, "delete", "greeting", NULL);
+    T_RUN(3, "get", "greeting", NULL);
     r = run("delete", "greeting", "--json", NULL); /* deleting a missing key succeeds */
     T_STATUS(r, 0);
     T_CONTAINS(r.out, "\"deleted\":true");
@@ -412,10 +379,7 @@ static void test_etag_flow(void)
     result_free(&r);
 
     /* The old ETag is stale now: ETAG_MISMATCH, exit 4, value unchanged. */
-    r = run("set", "acct", "300", "--etag", etag1, NULL);
-    T_STATUS(r, 4);
-    T_CONTAINS(r.err, "etag");
-    result_free(&r);
+    T_RUN_ERR(4, "etag", "set", "acct", "300", "--etag", etag1, NULL);
     r = run("--json", "set", "acct", "300", "--etag", etag1, NULL);
     T_STATUS(r, 4);
     T_CONTAINS(r.out, "\"code\":\"ETAG_MISMATCH\"");
@@ -424,12 +388,8 @@ static void test_etag_flow(void)
     T_STR(r.out, "200");
     result_free(&r);
 
-    r = run("delete", "acct", "--etag", etag1, NULL);
-    T_STATUS(r, 4);
-    result_free(&r);
-    r = run("delete", "acct", "--etag", etag2, NULL);
-    T_STATUS(r, 0);
-    result_free(&r);
+    T_RUN(4, "delete", "acct", "--etag", etag1, NULL);
+    T_RUN(0, "delete", "acct", "--etag", etag2, NULL);
     r = run("set", "acct", "1", "--etag", etag2, NULL); /* the key is gone */
     T_STATUS(r, 4);
     result_free(&r);
@@ -437,30 +397,19 @@ static void test_etag_flow(void)
     free(etag2);
 
     /* first-write: insert only. */
-    r = run("set", "once", "a", "--first-write", NULL);
-    T_STATUS(r, 0);
-    result_free(&r);
-    r = run("set", "once", "b", "--first-write", NULL);
-    T_STATUS(r, 4);
-    result_free(&r);
+    T_RUN(0, "set", "once", "a", "--first-write", NULL);
+    T_RUN(4, "set", "once", "b", "--first-write", NULL);
     r = run("get", "once", NULL);
     T_STR(r.out, "a");
     result_free(&r);
 
     /* TTL: the store reports the expiry time. */
-    r = run("set", "temp", "x", "--ttl", "3600", NULL);
-    T_STATUS(r, 0);
-    result_free(&r);
-    r = run("get", "temp", NULL);
-    T_STATUS(r, 0);
-    T_CONTAINS(r.err, "ttlExpireTime: ");
-    result_free(&r);
+    T_RUN(0, "set", "temp", "x", "--ttl", "3600", NULL);
+    T_RUN_ERR(0, "ttlExpireTime: ", "get", "temp", NULL);
     r = run("get", "temp", "--json", NULL);
     T_CONTAINS(r.out, "\"metadata\":{\"ttlExpireTime\":\"");
     result_free(&r);
-    r = run("set", "temp", "x", "--ttl", "soon", NULL);
-    T_STATUS(r, 2);
-    result_free(&r);
+    T_RUN(2, "set", "temp", "x", "--ttl", "soon", NULL);
 }
 
 static void test_bulk_get(void)
@@ -480,9 +429,7 @@ static void test_bulk_get(void)
     T_CONTAINS(r.out, "[{\"key\":\"b1\",\"found\":true,\"text\":\"one\",\"etag\":\"");
     T_CONTAINS(r.out, "{\"key\":\"missing\",\"found\":false}]");
     result_free(&r);
-    r = run("bulk-get", NULL);
-    T_STATUS(r, 64);
-    result_free(&r);
+    T_RUN(64, "bulk-get", NULL);
 }
 
 static void test_transact(void)
@@ -499,10 +446,7 @@ static void test_transact(void)
         "  {\"operation\": \"upsert\", \"request\": {\"key\": \"t-c\", \"text\": \"raw\"}},\n"
         "  {\"operation\": \"delete\", \"request\": {\"key\": \"t-del\"}}\n"
         "], \"metadata\": {}}\n");
-    r = run("transact", path_in("tx1.json"), NULL);
-    T_STATUS(r, 0);
-    T_CONTAINS(r.err, "applied 4 operations");
-    result_free(&r);
+    T_RUN_ERR(0, "applied 4 operations", "transact", path_in("tx1.json"), NULL);
     r = run("get", "t-a", NULL);
     T_STR(r.out, "{\"x\": [1, 2.50, \"s\"]}"); /* the exact JSON text */
     result_free(&r);
@@ -512,9 +456,7 @@ static void test_transact(void)
     r = run("get", "t-c", NULL);
     T_STR(r.out, "raw");
     result_free(&r);
-    r = run("get", "t-del", NULL);
-    T_STATUS(r, 3);
-    result_free(&r);
+    T_RUN(3, "get", "t-del", NULL);
 
     /* A stale ETag inside: nothing changes, exit 4. */
     write_text(path_in("tx2.json"),
@@ -581,10 +523,7 @@ static void test_transact(void)
     strcpy(deep + at + 2 * depth, "}");
     write_text(path_in("bad.json"), deep);
     free(deep);
-    r = run("transact", path_in("bad.json"), NULL);
-    T_STATUS(r, 2);
-    T_CONTAINS(r.err, "nested too deeply");
-    result_free(&r);
+    T_RUN_ERR(2, "nested too deeply", "transact", path_in("bad.json"), NULL);
     char junk[8192];
     unsigned x = 12345;
     for (size_t i = 0; i < sizeof junk; i++) {
@@ -592,22 +531,14 @@ static void test_transact(void)
         junk[i] = (char)(x >> 16);
     }
     write_bytes(path_in("bad.json"), junk, sizeof junk);
-    r = run("transact", path_in("bad.json"), NULL);
-    T_STATUS(r, 2);
-    result_free(&r);
-    r = run("import", path_in("bad.json"), NULL);
-    T_STATUS(r, 2);
-    result_free(&r);
+    T_RUN(2, "transact", path_in("bad.json"), NULL);
+    T_RUN(2, "import", path_in("bad.json"), NULL);
 
-    r = run("transact", path_in("does-not-exist.json"), NULL);
-    T_STATUS(r, 66);
-    result_free(&r);
+    T_RUN(66, "transact", path_in("does-not-exist.json"), NULL);
 
     /* Against a store without transactions the library says UNSUPPORTED (6)... unless every
      * built-in store has them; the memory store does, so check an ordinary success there. */
-    r = run("--driver", "memory", "transact", path_in("tx1.json"), NULL);
-    T_STATUS(r, 0);
-    result_free(&r);
+    T_RUN(0, "--driver", "memory", "transact", path_in("tx1.json"), NULL);
 }
 
 static void test_import_export(void)
@@ -649,10 +580,8 @@ static void test_import_export(void)
     const char keys[] = "ie-obj\nie-str\nie-num\nie-text\nie-bin\nie-empty\r\n"
                         "ie key/with:odd 'chars' \xc3\xbc||x\nie-\xff\nie-missing\nie-ttl\n";
     write_text(path_in("keys.txt"), keys);
-    r = run("export", "--keys", path_in("keys.txt"), "--output", path_in("out1.jsonl"), NULL);
-    T_STATUS(r, 0);
-    T_CONTAINS(r.err, "exported 9 records, 1 key not found");
-    result_free(&r);
+    T_RUN_ERR(0, "exported 9 records, 1 key not found", "export", "--keys", path_in("keys.txt"),
+              "--output", path_in("out1.jsonl"), NULL);
     size_t n1;
     char *out1 = read_bytes(path_in("out1.jsonl"), &n1);
     T_CONTAINS(out1, "{\"key\":\"ie-obj\",\"value\":{\"b\":1,  \"a\":[1.10,12345678901234567890,"
@@ -665,9 +594,7 @@ static void test_import_export(void)
     /* Into a second, empty store, then out again: byte-identical apart from the ETags. */
     char second[600];
     snprintf(second, sizeof second, "connectionString=%s", path_in("second.db"));
-    r = run("--driver", "sqlite", "--prop", second, "import", path_in("out1.jsonl"), NULL);
-    T_STATUS(r, 0);
-    result_free(&r);
+    T_RUN(0, "--driver", "sqlite", "--prop", second, "import", path_in("out1.jsonl"), NULL);
     r = run("--driver", "sqlite", "--prop", second, "export", "--keys", path_in("keys.txt"), NULL);
     T_STATUS(r, 0);
     /* Compare with ETags cut out (each store makes its own). */
@@ -700,25 +627,15 @@ static void test_import_export(void)
     result_free(&r);
 
     /* --first-write keeps existing keys and reports them (exit 4). */
-    r = run("import", "--first-write", path_in("in.jsonl"), NULL);
-    T_STATUS(r, 4);
-    T_CONTAINS(r.err, "in.jsonl:1: ");
-    result_free(&r);
+    T_RUN_ERR(4, "in.jsonl:1: ", "import", "--first-write", path_in("in.jsonl"), NULL);
 
     /* A bad line: the lines before it are written, the message names the line. */
     write_text(path_in("bad.jsonl"), "{\"key\":\"ie-ok\",\"value\":1}\n"
                                      "{\"key\":\"ie-bad\",\"value\":}\n"
                                      "{\"key\":\"ie-after\",\"value\":1}\n");
-    r = run("import", path_in("bad.jsonl"), NULL);
-    T_STATUS(r, 2);
-    T_CONTAINS(r.err, "bad.jsonl:2: ");
-    result_free(&r);
-    r = run("get", "ie-ok", NULL);
-    T_STATUS(r, 0);
-    result_free(&r);
-    r = run("get", "ie-after", NULL);
-    T_STATUS(r, 3);
-    result_free(&r);
+    T_RUN_ERR(2, "bad.jsonl:2: ", "import", path_in("bad.jsonl"), NULL);
+    T_RUN(0, "get", "ie-ok", NULL);
+    T_RUN(3, "get", "ie-after", NULL);
     const char *bad_lines[] = {
         "{\"value\":1}",
         "{\"key\":\"k\"}",
@@ -731,17 +648,10 @@ static void test_import_export(void)
     };
     for (size_t i = 0; i < sizeof bad_lines / sizeof bad_lines[0]; i++) {
         write_text(path_in("bad1.jsonl"), bad_lines[i]);
-        r = run("import", path_in("bad1.jsonl"), NULL);
-        T_STATUS(r, 2);
-        T_CONTAINS(r.err, "bad1.jsonl:1: ");
-        result_free(&r);
+        T_RUN_ERR(2, "bad1.jsonl:1: ", "import", path_in("bad1.jsonl"), NULL);
     }
-    r = run("import", path_in("nope.jsonl"), NULL);
-    T_STATUS(r, 66);
-    result_free(&r);
-    r = run("export", "k", "--output", path_in("no/such/dir/out.jsonl"), NULL);
-    T_STATUS(r, 73);
-    result_free(&r);
+    T_RUN(66, "import", path_in("nope.jsonl"), NULL);
+    T_RUN(73, "export", "k", "--output", path_in("no/such/dir/out.jsonl"), NULL);
     free(out1);
 }
 
@@ -783,20 +693,16 @@ static void test_components(void)
     r = run("--resources-path", dir, "--store", "beta", "get", "ck", NULL);
     T_STATUS(r, 3); /* the memory store starts empty in every process */
     result_free(&r);
-    r = run("get", "ck", "--resources-path", dir, "--store", "nope", NULL);
-    T_STATUS(r, 64);
-    T_CONTAINS(r.err, "store \"nope\" not found");
-    result_free(&r);
+    T_RUN_ERR(64, "store \"nope\" not found", "get", "ck", "--resources-path", dir, "--store",
+              "nope", NULL);
 
     /* An invalid component file: exit 78, message with file, line and field. */
     char badfile[600];
     snprintf(badfile, sizeof badfile, "%s/zz-bad.yaml", dir);
     write_text(badfile, "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: bad\n"
                         "spec:\n  type: state.sqlite\n  metadata:\n  - value: x\n");
-    r = run("--resources-path", dir, "--store", "alpha", "get", "ck", NULL);
-    T_STATUS(r, 78);
-    T_CONTAINS(r.err, "zz-bad.yaml:8: spec.metadata[0]: missing \"name\"");
-    result_free(&r);
+    T_RUN_ERR(78, "zz-bad.yaml:8: spec.metadata[0]: missing \"name\"", "--resources-path", dir,
+              "--store", "alpha", "get", "ck", NULL);
     unlink(badfile);
 
     /* A component whose driver refuses its properties: the message names the file. */
@@ -808,10 +714,7 @@ static void test_components(void)
     T_CONTAINS(r.err, "connectionString");
     result_free(&r);
     unlink(badfile);
-    r = run("--resources-path", path_in("no-such-dir"), "get", "k", NULL);
-    T_STATUS(r, 78);
-    T_CONTAINS(r.err, "no-such-dir");
-    result_free(&r);
+    T_RUN_ERR(78, "no-such-dir", "--resources-path", path_in("no-such-dir"), "get", "k", NULL);
 
     /* An unknown driver in a component. */
     write_text(badfile, "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: x\n"
@@ -826,10 +729,8 @@ static void test_components(void)
     unlink(file);
     write_text(file, "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: q\n"
                      "spec:\n  type: pubsub.redis\n  version: v1\n");
-    r = run("--resources-path", dir, "--default-store-path", path_in("fallback.db"), "set", "f",
-            "1", NULL);
-    T_STATUS(r, 0);
-    result_free(&r);
+    T_RUN(0, "--resources-path", dir, "--default-store-path", path_in("fallback.db"), "set", "f",
+          "1", NULL);
     T_CHECK(stat(path_in("fallback.db"), &st) == 0);
     unlink(file);
     rmdir(dir);

@@ -70,27 +70,29 @@ typedef struct dt_daemon {
     CURL *curl;
 } dt_daemon;
 
+/* Appends what fits of p[0..n) to buf (capacity cap, *len used), keeping it NUL-terminated. */
+__attribute__((unused)) static void dt_append(char *buf, size_t cap, size_t *len, const char *p,
+                                              size_t n)
+{
+    size_t room = cap - 1 - *len;
+    size_t c = n < room ? n : room;
+    memcpy(buf + *len, p, c);
+    *len += c;
+    buf[*len] = '\0';
+}
+
 __attribute__((unused)) static size_t dt_on_body(char *p, size_t size, size_t n, void *ud)
 {
     dt_resp *r = ud;
-    size_t len = size * n;
-    size_t room = sizeof r->body - 1 - r->len;
-    size_t c = len < room ? len : room;
-    memcpy(r->body + r->len, p, c);
-    r->len += c;
-    r->body[r->len] = '\0';
-    return len;
+    dt_append(r->body, sizeof r->body, &r->len, p, size * n);
+    return size * n;
 }
 
 __attribute__((unused)) static size_t dt_on_header(char *p, size_t size, size_t n, void *ud)
 {
     dt_resp *r = ud;
     size_t len = size * n;
-    size_t room = sizeof r->headers - 1 - r->hlen;
-    size_t c = len < room ? len : room;
-    memcpy(r->headers + r->hlen, p, c);
-    r->hlen += c;
-    r->headers[r->hlen] = '\0';
+    dt_append(r->headers, sizeof r->headers, &r->hlen, p, len);
     if (len > 5 && strncasecmp(p, "ETag:", 5) == 0) {
         const char *v = p + 5;
         while (*v == ' ') v++;
@@ -246,20 +248,25 @@ __attribute__((unused)) static bool dt_start(dt_daemon *d, const char *exe, cons
     return false;
 }
 
+/* Waits up to 30 s for the daemon to exit; returns its exit status (128 + signal), or -1. */
+__attribute__((unused)) static int dt_wait_exit(const dt_daemon *d)
+{
+    for (int i = 0; i < 300; i++) {
+        int st;
+        if (waitpid(d->pid, &st, WNOHANG) == d->pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        dt_sleep_ms(100);
+    }
+    return -1;
+}
+
 /* SIGTERM, then wait (bounded) for exit; returns the exit status, or -1. */
 __attribute__((unused)) static int dt_stop(dt_daemon *d)
 {
     int status = -1;
     if (d->pid > 0) {
         kill(d->pid, SIGTERM);
-        for (int i = 0; i < 300; i++) { /* up to 30 s */
-            int st;
-            if (waitpid(d->pid, &st, WNOHANG) == d->pid) {
-                status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-                break;
-            }
-            dt_sleep_ms(100);
-        }
+        status = dt_wait_exit(d);
         if (status == -1) {
             kill(d->pid, SIGKILL);
             waitpid(d->pid, NULL, 0);
@@ -286,6 +293,35 @@ __attribute__((unused)) static bool dt_contains(const char *hay, const char *nee
     return strstr(hay, needle) != NULL;
 }
 
+/* Whether a line of the daemon's log contains `needle`. */
+__attribute__((unused)) static bool dt_log_contains(const dt_daemon *d, const char *needle)
+{
+    FILE *f = fopen(d->log, "r");
+    char line[4096];
+    bool found = false;
+    while (f && fgets(line, sizeof line, f)) found |= strstr(line, needle) != NULL;
+    if (f) fclose(f);
+    return found;
+}
+
+/*
+ * dt_start, checked: a daemon that does not come up is a failure named by `what`, with its log
+ * dumped. Returns whether it is up (when not, *d is already stopped).
+ */
+__attribute__((unused)) static bool dt_start_checked(dt_daemon *d, const char *exe, const char *dir,
+                                                     const char *const *args,
+                                                     const char *const *env, const char *what)
+{
+    int st = -1;
+    bool up = dt_start(d, exe, dir, args, env, &st);
+    CHECK(up, "%s did not start (exit %d)", what, st);
+    if (!up) {
+        dt_dump_log(d);
+        dt_stop(d);
+    }
+    return up;
+}
+
 __attribute__((unused)) static void dt_rmtree(const char *dir)
 {
     char cmd[1024];
@@ -297,6 +333,51 @@ __attribute__((unused)) static int dt_finish(const char *name)
 {
     printf("%s: %d checks, %d failed\n", name, dt_checks, dt_failures);
     return dt_failures ? 1 : 0;
+}
+
+/* A resources directory's component "mem": the in-memory store. */
+static const char DT_MEM_YAML[] = "apiVersion: dapr.io/v1alpha1\n"
+                                  "kind: Component\n"
+                                  "metadata:\n"
+                                  "  name: mem\n"
+                                  "spec:\n"
+                                  "  type: state.in-memory\n"
+                                  "  version: v1\n"
+                                  "  metadata: []\n";
+
+/*
+ * A test program's start: argv[1] is the statestored executable (*exe); makes the temporary
+ * directory `dir` (a mkdtemp template, filled in) and in it the resources directory `res`
+ * (capacity reslen) holding DT_MEM_YAML as mem.yaml; initialises libcurl. Returns 0, or the
+ * status main() should exit with.
+ */
+__attribute__((unused)) static int dt_setup(int argc, char **argv, const char **exe, char *dir,
+                                            char *res, size_t reslen)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s <statestored>\n", argv[0]);
+        return 2;
+    }
+    *exe = argv[1];
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    char path[1024];
+    snprintf(res, reslen, "%s/res", dir);
+    mkdir(res, 0755);
+    snprintf(path, sizeof path, "%s/mem.yaml", res);
+    dt_write_file(path, DT_MEM_YAML);
+    return 0;
+}
+
+/* A test program's end: removes `dir`, cleans up libcurl, prints the counts; main()'s status. */
+__attribute__((unused)) static int dt_teardown(const char *dir, const char *name)
+{
+    dt_rmtree(dir);
+    curl_global_cleanup();
+    return dt_finish(name);
 }
 
 #endif

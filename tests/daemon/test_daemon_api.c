@@ -8,15 +8,6 @@
 
 #include <statestore.h>
 
-static const char MEM_YAML[] = "apiVersion: dapr.io/v1alpha1\n"
-                               "kind: Component\n"
-                               "metadata:\n"
-                               "  name: mem\n"
-                               "spec:\n"
-                               "  type: state.in-memory\n"
-                               "  version: v1\n"
-                               "  metadata: []\n";
-
 /* Five stores on one SQLite file, one per keyPrefix mode. */
 static void write_prefix_yaml(const char *path, const char *db)
 {
@@ -488,14 +479,7 @@ static void test_default_store(const char *exe, const char *dir)
     snprintf(db, sizeof db, "%s/default.db", dir);
     const char *args[] = {"--default-store-path", db, NULL};
     dt_daemon d;
-    int st = -1;
-    bool up = dt_start(&d, exe, dir, args, NULL, &st);
-    CHECK(up, "default-store daemon did not start (exit %d)", st);
-    if (!up) {
-        dt_dump_log(&d);
-        dt_stop(&d);
-        return;
-    }
+    if (!dt_start_checked(&d, exe, dir, args, NULL, "default-store daemon")) return;
     dt_resp r;
     CHECK(dt_req(&d, &r, "GET", "/v1.0/metadata", NULL) == 200 &&
               dt_contains(r.body, "{\"name\":\"statestore\",\"type\":\"state.sqlite\""),
@@ -510,7 +494,8 @@ static void test_default_store(const char *exe, const char *dir)
     struct stat sb;
     CHECK(stat(db, &sb) == 0, "the default store's file %s was not created", db);
     /* survives a restart: it is durable */
-    up = dt_start(&d, exe, dir, args, NULL, &st);
+    int st = -1;
+    bool up = dt_start(&d, exe, dir, args, NULL, &st);
     CHECK(up, "restart");
     if (up)
         CHECK(dt_req(&d, &r, "GET", "/v1.0/state/statestore/d1", NULL) == 200, "after restart %ld",
@@ -520,22 +505,10 @@ static void test_default_store(const char *exe, const char *dir)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s <statestored>\n", argv[0]);
-        return 2;
-    }
-    const char *exe = argv[1];
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    char dir[] = "/tmp/ss-daemon-api-XXXXXX";
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
-    char res[600], path[700], db[700];
-    snprintf(res, sizeof res, "%s/res", dir);
-    mkdir(res, 0755);
-    snprintf(path, sizeof path, "%s/mem.yaml", res);
-    dt_write_file(path, MEM_YAML);
+    const char *exe;
+    char dir[] = "/tmp/ss-daemon-api-XXXXXX", res[600], path[700], db[700];
+    int rc = dt_setup(argc, argv, &exe, dir, res, sizeof res);
+    if (rc) return rc;
     snprintf(db, sizeof db, "%s/prefix.db", dir);
     snprintf(path, sizeof path, "%s/sqlite.yml", res);
     write_prefix_yaml(path, db);
@@ -566,7 +539,5 @@ int main(int argc, char **argv)
 
     test_default_store(exe, dir);
 
-    dt_rmtree(dir);
-    curl_global_cleanup();
-    return dt_finish("test_daemon_api");
+    return dt_teardown(dir, "test_daemon_api");
 }

@@ -11,10 +11,6 @@
 #include <poll.h>
 #include <sys/resource.h>
 
-static const char MEM_YAML[] = "apiVersion: dapr.io/v1alpha1\nkind: Component\n"
-                               "metadata:\n  name: mem\nspec:\n  type: state.in-memory\n"
-                               "  version: v1\n";
-
 static int raw_connect(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -77,14 +73,7 @@ static void test_token(const char *exe, const char *dir, const char *res)
     const char *args[] = {"--resources-path", res, NULL};
     const char *env[] = {"DAPR_API_TOKEN=s3cret", NULL};
     dt_daemon d;
-    int st = -1;
-    bool up = dt_start(&d, exe, dir, args, env, &st);
-    CHECK(up, "token daemon did not start (%d)", st);
-    if (!up) {
-        dt_dump_log(&d);
-        dt_stop(&d);
-        return;
-    }
+    if (!dt_start_checked(&d, exe, dir, args, env, "token daemon")) return;
     dt_resp r;
     CHECK(dt_req(&d, &r, "GET", "/v1.0/healthz", NULL) == 204, "healthz stays open %ld", r.status);
     CHECK(dt_req(&d, &r, "GET", "/v1.0/healthz/outbound", NULL) == 204, "outbound open %ld",
@@ -108,26 +97,14 @@ static void test_token(const char *exe, const char *dir, const char *res)
     CHECK(dt_req_h(&d, &r, "GET", "/v1.0/metadata", NULL, 0, good) == 200, "%ld", r.status);
     CHECK(dt_stop(&d) == 0, "exit");
     /* the token never reaches the log */
-    FILE *f = fopen(d.log, "r");
-    char line[4096];
-    bool leaked = false;
-    while (f && fgets(line, sizeof line, f)) leaked |= strstr(line, "s3cret") != NULL;
-    if (f) fclose(f);
-    CHECK(!leaked, "the API token appears in the log");
+    CHECK(!dt_log_contains(&d, "s3cret"), "the API token appears in the log");
 }
 
 static void test_body_limit(const char *exe, const char *dir, const char *res)
 {
     const char *args[] = {"--resources-path", res, "--max-body-size", "1Ki", NULL};
     dt_daemon d;
-    int st = -1;
-    bool up = dt_start(&d, exe, dir, args, NULL, &st);
-    CHECK(up, "limit daemon did not start (%d)", st);
-    if (!up) {
-        dt_dump_log(&d);
-        dt_stop(&d);
-        return;
-    }
+    if (!dt_start_checked(&d, exe, dir, args, NULL, "limit daemon")) return;
     char body[4096];
     int n = snprintf(body, sizeof body, "[{\"key\":\"big\",\"value\":\"");
     memset(body + n, 'x', 2000);
@@ -168,14 +145,7 @@ static void test_slow_client(const char *exe, const char *dir, const char *res)
 {
     const char *args[] = {"--resources-path", res, "--connection-timeout", "1", NULL};
     dt_daemon d;
-    int st = -1;
-    bool up = dt_start(&d, exe, dir, args, NULL, &st);
-    CHECK(up, "timeout daemon did not start (%d)", st);
-    if (!up) {
-        dt_dump_log(&d);
-        dt_stop(&d);
-        return;
-    }
+    if (!dt_start_checked(&d, exe, dir, args, NULL, "timeout daemon")) return;
 
     /* A client that never finishes its headers is disconnected. */
     int fd = raw_connect(d.port);
@@ -200,14 +170,7 @@ static void test_sigterm_inflight(const char *exe, const char *dir, const char *
 {
     const char *args[] = {"--resources-path", res, NULL};
     dt_daemon d;
-    int st = -1;
-    bool up = dt_start(&d, exe, dir, args, NULL, &st);
-    CHECK(up, "daemon did not start (%d)", st);
-    if (!up) {
-        dt_dump_log(&d);
-        dt_stop(&d);
-        return;
-    }
+    if (!dt_start_checked(&d, exe, dir, args, NULL, "daemon")) return;
     int fd = raw_connect(d.port);
     CHECK(fd >= 0, "connect");
     if (fd < 0) {
@@ -246,24 +209,11 @@ static void test_sigterm_inflight(const char *exe, const char *dir, const char *
     recv_some(fd, out, sizeof out, "\r\n\r\n", 10, &closed);
     CHECK(strncmp(out, "HTTP/1.1 204", 12) == 0, "in-flight request answered: %s", out);
     close(fd);
-    int status = -1;
-    for (int i = 0; i < 300; i++) {
-        int ws;
-        if (waitpid(d.pid, &ws, WNOHANG) == d.pid) {
-            status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-            break;
-        }
-        dt_sleep_ms(100);
-    }
+    int status = dt_wait_exit(&d);
     CHECK(status == 0, "exit status after SIGTERM: %d", status);
     if (status != -1) d.pid = 0;
     dt_stop(&d);
-    FILE *f = fopen(d.log, "r");
-    char line[2048];
-    bool said = false;
-    while (f && fgets(line, sizeof line, f)) said |= strstr(line, "SIGTERM received") != NULL;
-    if (f) fclose(f);
-    CHECK(said, "no shutdown line in the log");
+    CHECK(dt_log_contains(&d, "SIGTERM received"), "no shutdown line in the log");
 }
 
 /* Many keep-alive connections open at once, each used twice: all are served. */
@@ -281,14 +231,7 @@ static void test_many_connections(const char *exe, const char *dir, const char *
     if (count < WANT) printf("many connections: file limit allows only %d\n", count);
     const char *args[] = {"--resources-path", res, NULL};
     dt_daemon d;
-    int st = -1;
-    bool up = dt_start(&d, exe, dir, args, NULL, &st);
-    CHECK(up, "daemon did not start (%d)", st);
-    if (!up) {
-        dt_dump_log(&d);
-        dt_stop(&d);
-        return;
-    }
+    if (!dt_start_checked(&d, exe, dir, args, NULL, "daemon")) return;
     static int fds[WANT];
     int opened = 0;
     for (int i = 0; i < count; i++) {
@@ -336,9 +279,22 @@ static int run_exit(const char *exe, const char *dir, const char *const *args, c
     return st;
 }
 
+/* run_exit with --resources-path DIR/sub, a directory holding one component file `file`. */
+static int run_exit_component(const char *exe, const char *dir, const char *sub, const char *file,
+                              const char *yaml, char *buf, size_t cap)
+{
+    char res[700], path[800];
+    snprintf(res, sizeof res, "%s/%s", dir, sub);
+    mkdir(res, 0755);
+    snprintf(path, sizeof path, "%s/%s", res, file);
+    dt_write_file(path, yaml);
+    const char *args[] = {"--resources-path", res, NULL};
+    return run_exit(exe, dir, args, buf, cap);
+}
+
 static void test_startup_errors(const char *exe, const char *dir)
 {
-    char out[8192], sub[700], path[800];
+    char out[8192];
     const char *a1[] = {"--max-body-size", "4Xi", NULL};
     CHECK(run_exit(exe, dir, a1, out, sizeof out) == 2 && dt_contains(out, "--max-body-size"),
           "bad size: %s", out);
@@ -355,43 +311,36 @@ static void test_startup_errors(const char *exe, const char *dir)
           "%s", out);
 
     /* an invalid component file stops start-up naming the file */
-    snprintf(sub, sizeof sub, "%s/badyaml", dir);
-    mkdir(sub, 0755);
-    snprintf(path, sizeof path, "%s/broken.yaml", sub);
-    dt_write_file(path, "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: b\n"
-                        "spec:\n  type: state.memory\n  metadata:\n  - name: [1, 2\n");
-    const char *a6[] = {"--resources-path", sub, NULL};
-    int st = run_exit(exe, dir, a6, out, sizeof out);
+    int st =
+        run_exit_component(exe, dir, "badyaml", "broken.yaml",
+                           "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: b\n"
+                           "spec:\n  type: state.memory\n  metadata:\n  - name: [1, 2\n",
+                           out, sizeof out);
     CHECK(st != 0 && st != -1 && dt_contains(out, "broken.yaml"), "bad yaml (%d): %s", st, out);
 
     /* a store that cannot open stops start-up with the store's error */
-    snprintf(sub, sizeof sub, "%s/badstore", dir);
-    mkdir(sub, 0755);
-    snprintf(path, sizeof path, "%s/s.yaml", sub);
-    dt_write_file(path, "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: broken\n"
-                        "spec:\n  type: state.sqlite\n  version: v1\n  metadata:\n"
-                        "  - name: connectionString\n    value: /nonexistent-dir/x/y.db\n");
-    const char *a7[] = {"--resources-path", sub, NULL};
-    st = run_exit(exe, dir, a7, out, sizeof out);
+    st = run_exit_component(
+        exe, dir, "badstore", "s.yaml",
+        "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: broken\n"
+        "spec:\n  type: state.sqlite\n  version: v1\n  metadata:\n"
+        "  - name: connectionString\n    value: /nonexistent-dir/x/y.db\n",
+        out, sizeof out);
     CHECK(st != 0 && st != -1 && dt_contains(out, "broken"), "bad store (%d): %s", st, out);
 
     /* a custom keyPrefix containing || is refused */
-    snprintf(sub, sizeof sub, "%s/badprefix", dir);
-    mkdir(sub, 0755);
-    snprintf(path, sizeof path, "%s/p.yaml", sub);
-    dt_write_file(path, "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: p\n"
-                        "spec:\n  type: state.in-memory\n  version: v1\n  metadata:\n"
-                        "  - name: keyPrefix\n    value: a||b\n");
-    const char *a8[] = {"--resources-path", sub, NULL};
-    st = run_exit(exe, dir, a8, out, sizeof out);
+    st = run_exit_component(exe, dir, "badprefix", "p.yaml",
+                            "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: p\n"
+                            "spec:\n  type: state.in-memory\n  version: v1\n  metadata:\n"
+                            "  - name: keyPrefix\n    value: a||b\n",
+                            out, sizeof out);
     CHECK(st != 0 && st != -1 && dt_contains(out, "can't contain '||'"), "bad prefix (%d): %s", st,
           out);
 
-    /* an unknown driver */
-    snprintf(path, sizeof path, "%s/p.yaml", sub);
-    dt_write_file(path, "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: p\n"
-                        "spec:\n  type: state.nosuchdb\n  version: v1\n");
-    st = run_exit(exe, dir, a8, out, sizeof out);
+    /* an unknown driver (replacing the component above) */
+    st = run_exit_component(exe, dir, "badprefix", "p.yaml",
+                            "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: p\n"
+                            "spec:\n  type: state.nosuchdb\n  version: v1\n",
+                            out, sizeof out);
     CHECK(st != 0 && st != -1 && dt_contains(out, "nosuchdb"), "unknown driver (%d): %s", st, out);
 
     /* a missing resources directory */
@@ -403,22 +352,10 @@ static void test_startup_errors(const char *exe, const char *dir)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s <statestored>\n", argv[0]);
-        return 2;
-    }
-    const char *exe = argv[1];
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    char dir[] = "/tmp/ss-daemon-limits-XXXXXX";
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
-    char res[600], path[700];
-    snprintf(res, sizeof res, "%s/res", dir);
-    mkdir(res, 0755);
-    snprintf(path, sizeof path, "%s/mem.yaml", res);
-    dt_write_file(path, MEM_YAML);
+    const char *exe;
+    char dir[] = "/tmp/ss-daemon-limits-XXXXXX", res[600];
+    int rc = dt_setup(argc, argv, &exe, dir, res, sizeof res);
+    if (rc) return rc;
 
     test_token(exe, dir, res);
     test_body_limit(exe, dir, res);
@@ -427,7 +364,5 @@ int main(int argc, char **argv)
     test_startup_errors(exe, dir);
     test_many_connections(exe, dir, res);
 
-    dt_rmtree(dir);
-    curl_global_cleanup();
-    return dt_finish("test_daemon_limits");
+    return dt_teardown(dir, "test_daemon_limits");
 }

@@ -22,20 +22,9 @@
 
 #include "dynamodb_fake_server.h"
 #include "statestore.h"
+#include "store_check.h"
 #include "support/azure_sharedkey.h"
 #include "support/http.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-        }                                                                                          \
-    } while (0)
 
 #define EMU_KEY                                                                                    \
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -426,6 +415,5 @@ int main(void)
         printf("Azurite part skipped: SS_TEST_AZURITE_ENDPOINT/ACCOUNT/KEY are not set (run "
                "scripts/services/azurite.sh start DIR and source DIR/azurite.env)\n");
     }
-    printf("azure_table_test: %d failure(s)\n", failures);
-    return failures ? 1 : 0;
+    return check_summary("azure_table_test");
 }

@@ -22,20 +22,9 @@
 
 #include "dynamodb_fake_server.h"
 #include "statestore.h"
+#include "store_check.h"
 #include "support/aws_sigv4.h"
 #include "support/http.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-        }                                                                                          \
-    } while (0)
 
 #define SECRET "wJalrXUtnFEMI-test-secret-0123456789"
 
@@ -63,6 +52,21 @@ static ss_store *open_fake(fake *f, const char *max_retries)
     ss_code rc = ss_open(&s, &cfg, &err);
     CHECK(rc == SS_OK, "open: %s", err.message);
     return s;
+}
+
+/* The SigV4 signature of a DynamoDB call: POST / with the headers the driver signs. */
+static ss_code sign_call(const char *host, const char *target, const char *body,
+                         const ss_sigv4_params *sp, ss_sigv4_result *res, ss_error *err)
+{
+    ss_pair h[3] = {
+        {"Content-Type", "application/x-amz-json-1.0"}, {"Host", host}, {"X-Amz-Target", target}};
+    ss_sigv4_request sr = {.method = "POST",
+                           .path = "/",
+                           .headers = h,
+                           .header_count = 3,
+                           .payload = body,
+                           .payload_len = strlen(body)};
+    return ss_sigv4_sign(&sr, sp, res, err);
 }
 
 /* The JSON body of a raw request, parsed. */
@@ -125,15 +129,6 @@ static void test_signature(fake *f, ss_store *s)
         tm.tm_year -= 1900;
         tm.tm_mon -= 1;
         body += 4;
-        ss_pair h[3] = {{"Content-Type", "application/x-amz-json-1.0"},
-                        {"Host", host},
-                        {"X-Amz-Target", target}};
-        ss_sigv4_request sr = {.method = "POST",
-                               .path = "/",
-                               .headers = h,
-                               .header_count = 3,
-                               .payload = body,
-                               .payload_len = strlen(body)};
         ss_sigv4_params sp = {.access_key = "AKIDTEST",
                               .secret_key = SECRET,
                               .region = "eu-west-1",
@@ -141,7 +136,7 @@ static void test_signature(fake *f, ss_store *s)
                               .unix_seconds = (int64_t)timegm(&tm),
                               .normalize_path = true};
         ss_sigv4_result res;
-        CHECK(ss_sigv4_sign(&sr, &sp, &res, &err) == SS_OK, "sign: %s", err.message);
+        CHECK(sign_call(host, target, body, &sp, &res, &err) == SS_OK, "sign: %s", err.message);
         CHECK(strcmp(res.authorization, auth) == 0, "signature differs:\n  sent %s\n  want %s",
               auth, res.authorization);
         ss_sigv4_result_clear(&res);
@@ -427,15 +422,6 @@ static json_t *raw_call(raw *r, const char *op, const char *body)
 {
     char target[64];
     snprintf(target, sizeof target, "DynamoDB_20120810.%s", op);
-    ss_pair h[3] = {{"Content-Type", "application/x-amz-json-1.0"},
-                    {"Host", r->host},
-                    {"X-Amz-Target", target}};
-    ss_sigv4_request sr = {.method = "POST",
-                           .path = "/",
-                           .headers = h,
-                           .header_count = 3,
-                           .payload = body,
-                           .payload_len = strlen(body)};
     ss_sigv4_params sp = {.access_key = "AK",
                           .secret_key = "SK",
                           .region = "us-east-1",
@@ -443,7 +429,7 @@ static json_t *raw_call(raw *r, const char *op, const char *body)
                           .unix_seconds = time(NULL)};
     ss_sigv4_result sig;
     ss_error err;
-    if (ss_sigv4_sign(&sr, &sp, &sig, &err) != SS_OK) return NULL;
+    if (sign_call(r->host, target, body, &sp, &sig, &err) != SS_OK) return NULL;
     char hh[160], ht[128], hd[64], ha[512];
     snprintf(hh, sizeof hh, "Host: %s", r->host);
     snprintf(ht, sizeof ht, "X-Amz-Target: %s", target);
@@ -632,6 +618,5 @@ int main(void)
         printf("dynalite part skipped: SS_TEST_DYNAMODB_ENDPOINT is not set (run "
                "scripts/services/dynalite.sh start DIR and source DIR/dynalite.env)\n");
     }
-    printf("dynamodb_test: %d failure(s)\n", failures);
-    return failures ? 1 : 0;
+    return check_summary("dynamodb_test");
 }

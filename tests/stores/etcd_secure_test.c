@@ -8,22 +8,11 @@
 #include <string.h>
 
 #include "statestore.h"
+#include "store_check.h"
 
 #ifndef SS_ETCD_SCRIPT
 #define SS_ETCD_SCRIPT "scripts/services/etcd.sh"
 #endif
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-        }                                                                                          \
-    } while (0)
 
 static int script(const char *envs, const char *what, const char *dir)
 {
@@ -155,9 +144,6 @@ int main(void)
         char rm[256];
         snprintf(rm, sizeof rm, "rm -rf '%s' '%s'", tls, auth);
         if (system(rm) != 0) fprintf(stderr, "warning: could not remove %s, %s\n", tls, auth);
-        printf("etcd TLS and auth tests passed\n");
-        return 0;
     }
-    fprintf(stderr, "%d check(s) failed\n", failures);
-    return 1;
+    return check_summary("etcd TLS and auth tests");
 }

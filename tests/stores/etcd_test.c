@@ -10,22 +10,12 @@
 #include <time.h>
 
 #include "statestore.h"
+#include "store_check.h"
 #include "support/base64.h"
 #include "support/http.h"
 
-static int failures;
 static char prefix[64];
 static const char *endpoints;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-        }                                                                                          \
-    } while (0)
 
 static ss_store *open_store(const char *eps, const char *max_ops, ss_code *code, ss_error *err)
 {
@@ -37,20 +27,6 @@ static ss_store *open_store(const char *eps, const char *max_ops, ss_code *code,
     ss_store *s = NULL;
     *code = ss_open(&s, &cfg, err);
     return s;
-}
-
-static ss_code set_kv(ss_store *s, const char *key, const char *val, const char *etag,
-                      const char *concurrency, const char *ttl, char **etag_out, ss_error *err)
-{
-    ss_pair meta[] = {{"ttlInSeconds", ttl}};
-    ss_set_request r = {.key = key,
-                        .value = val,
-                        .value_len = strlen(val),
-                        .etag = etag,
-                        .metadata = ttl ? meta : NULL,
-                        .metadata_count = ttl ? 1 : 0};
-    r.options.concurrency = concurrency;
-    return ss_set(etag_out, s, &r, err);
 }
 
 static ss_value *get_kv(ss_store *s, const char *key)
@@ -344,10 +320,5 @@ int main(void)
     test_ttl(s);
     ss_close(s);
     test_errors();
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("etcd driver tests passed\n");
-    return 0;
+    return check_summary("etcd driver tests");
 }

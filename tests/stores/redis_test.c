@@ -18,20 +18,10 @@
 #include <unistd.h>
 
 #include "statestore.h"
+#include "store_check.h"
 #include "stores/redis/redis_internal.h"
 
-static int failures;
 static char prefix[48];
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-        }                                                                                          \
-    } while (0)
 
 static void key(char *out, size_t len, const char *suffix)
 {
@@ -47,20 +37,6 @@ static ss_store *open_store(const ss_pair *props, size_t n)
     ss_code c = ss_open(&s, &cfg, &err);
     CHECK(c == SS_OK, "open: %s %s", ss_code_name(c), err.message);
     return c == SS_OK ? s : NULL;
-}
-
-static ss_code set_kv(ss_store *s, const char *k, const char *val, const char *etag,
-                      const char *concurrency, const char *ttl, char **etag_out, ss_error *err)
-{
-    ss_pair meta[] = {{"ttlInSeconds", ttl}};
-    ss_set_request r = {.key = k,
-                        .value = val,
-                        .value_len = strlen(val),
-                        .etag = etag,
-                        .metadata = ttl ? meta : NULL,
-                        .metadata_count = ttl ? 1 : 0};
-    r.options.concurrency = concurrency;
-    return ss_set(etag_out, s, &r, err);
 }
 
 static ss_value *get_kv(ss_store *s, const char *k, ss_code *code)
@@ -883,6 +859,5 @@ int main(int argc, char **argv)
         return 2;
     }
     if (rc != 0) return rc;
-    printf("%s: %d failures\n", mode, failures);
-    return failures ? 1 : 0;
+    return check_summary(mode);
 }

@@ -11,18 +11,7 @@
 #include <zookeeper/zookeeper.h>
 
 #include "statestore.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fprintf(stderr, "\n");                                                                 \
-        }                                                                                          \
-    } while (0)
+#include "store_check.h"
 
 static void nop_watcher(zhandle_t *zh, int type, int state, const char *path, void *ctx) {}
 
@@ -158,10 +147,5 @@ int main(void)
     CHECK(ss_open(&s, &cfg, &err) == SS_UNAVAILABLE, "dead server: %s", err.message);
     ss_close(s);
     zookeeper_close(zh);
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("zookeeper driver tests passed\n");
-    return 0;
+    return check_summary("zookeeper driver tests");
 }
