@@ -271,6 +271,60 @@ static void test_transactions(void)
     ss_close(s);
 }
 
+/* A long transaction over few keys: each op's condition must see the last earlier op on its key
+ * (looked up by hash, not by scanning back), across 4,000 ops. */
+#define LONG_TX_OPS  4000
+#define LONG_TX_KEYS 40
+
+static void test_long_transaction(void)
+{
+    ss_store *s = open_memory("memory", NULL);
+    if (!s) return;
+    ss_error err = {0};
+    static char keys[LONG_TX_KEYS][16], vals[LONG_TX_OPS][16];
+    static ss_operation ops[LONG_TX_OPS];
+    for (int k = 0; k < LONG_TX_KEYS; k++) snprintf(keys[k], sizeof keys[k], "long-%d", k);
+    /* Op i works on key i % 40: the first round inserts with first-write (the key is absent),
+     * later rounds overwrite, and the last round deletes the even keys. */
+    for (int i = 0; i < LONG_TX_OPS; i++) {
+        int k = i % LONG_TX_KEYS;
+        snprintf(vals[i], sizeof vals[i], "v%d", i);
+        if (i >= LONG_TX_OPS - LONG_TX_KEYS && k % 2 == 0) {
+            ops[i] = del(keys[k], NULL);
+        } else {
+            ops[i] = up(keys[k], vals[i], NULL);
+            if (i < LONG_TX_KEYS) ops[i].set.options.concurrency = SS_FIRST_WRITE;
+        }
+    }
+    ss_transaction tx = {.ops = ops, .count = LONG_TX_OPS};
+    CHECK_RC(ss_transact(s, &tx, &err), SS_OK, &err);
+    for (int k = 0; k < LONG_TX_KEYS; k++) {
+        ss_value *v = get(s, keys[k]);
+        if (k % 2 == 0) {
+            CHECK(v == NULL);
+        } else {
+            CHECK(v && strcmp(v->data, vals[LONG_TX_OPS - LONG_TX_KEYS + k]) == 0);
+        }
+        ss_value_free(v);
+    }
+    /* A first-write on a key that is absent from the store but written by an op 3,994 ops
+     * earlier in the same transaction fails, and nothing of the transaction is applied. */
+    for (int i = 0; i < LONG_TX_KEYS; i++) ops[i].set.options.concurrency = NULL;
+    ops[5] = up("long-fresh", "early", NULL);
+    ops[LONG_TX_OPS - 1] = up("long-fresh", "late", NULL);
+    ops[LONG_TX_OPS - 1].set.options.concurrency = SS_FIRST_WRITE;
+    ops[0] = up(keys[0], "changed", NULL);
+    CHECK_RC(ss_transact(s, &tx, &err), SS_ETAG_MISMATCH, &err);
+    CHECK_CONTAINS(err.message, "operation 3999");
+    ss_value *v = get(s, keys[0]);
+    CHECK(v == NULL);
+    ss_value_free(v);
+    v = get(s, "long-fresh");
+    CHECK(v == NULL);
+    ss_value_free(v);
+    ss_close(s);
+}
+
 static void test_bulk_native(void)
 {
     ss_store *s = open_memory("memory", NULL);
@@ -404,6 +458,7 @@ int main(void)
     test_etags();
     test_ttl();
     test_transactions();
+    test_long_transaction();
     test_bulk_native();
     test_threads();
     return check_done("test_memory");
