@@ -234,9 +234,13 @@ static ss_code normalise_write(const ss_store *s, const char *opname, const char
     return SS_OK;
 }
 
+/* Copied rather than memset: gcc turns a memset of this size into `rep stos`, whose start-up
+ * cost was a tenth of a whole in-memory set; a struct copy becomes a few vector moves. */
+static const ss_op ss_op_empty;
+
 ss_code ss_prep_get(const ss_store *s, const ss_get_request *req, ss_op *op, ss_error *err)
 {
-    memset(op, 0, sizeof *op);
+    *op = ss_op_empty;
     if (!req) return fail(err, s, SS_INVALID, "get", NULL, "request is NULL");
     ss_code rc = check_key(s, "get", req->key, &op->key_len, err);
     if (rc == SS_OK)
@@ -254,7 +258,7 @@ ss_code ss_prep_get(const ss_store *s, const ss_get_request *req, ss_op *op, ss_
 
 ss_code ss_prep_set(const ss_store *s, const ss_set_request *req, ss_op *op, ss_error *err)
 {
-    memset(op, 0, sizeof *op);
+    *op = ss_op_empty;
     if (!req) return fail(err, s, SS_INVALID, "set", NULL, "request is NULL");
     ss_code rc = check_key(s, "set", req->key, &op->key_len, err);
     if (rc == SS_OK) rc = check_write_options(s, "set", req->key, &req->options, err);
@@ -300,7 +304,7 @@ ss_code ss_prep_set(const ss_store *s, const ss_set_request *req, ss_op *op, ss_
 
 ss_code ss_prep_delete(const ss_store *s, const ss_delete_request *req, ss_op *op, ss_error *err)
 {
-    memset(op, 0, sizeof *op);
+    *op = ss_op_empty;
     if (!req) return fail(err, s, SS_INVALID, "delete", NULL, "request is NULL");
     ss_code rc = check_key(s, "delete", req->key, &op->key_len, err);
     if (rc == SS_OK) rc = check_write_options(s, "delete", req->key, &req->options, err);
