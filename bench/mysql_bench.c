@@ -192,6 +192,13 @@ static MYSQL *raw_connect(const char *dsn)
         }
     }
     MYSQL *m = mysql_init(NULL);
+    /* Bounded waits, as the driver must have them (its default timeout): with a read timeout
+     * libmariadb polls before every read, a syscall per reply that a client without timeouts
+     * skips — that is the price of not hanging, not driver overhead. */
+    unsigned timeout_s = 20;
+    mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout_s);
+    mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &timeout_s);
+    mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &timeout_s);
     if (!mysql_real_connect(m, host, user, pass, "dapr_state_store", port, NULL, 0))
         die("raw connect", mysql_error(m));
     mysql_query(m, "SET SESSION time_zone = '+00:00'");
