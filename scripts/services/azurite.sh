@@ -13,20 +13,10 @@ cmd=${1:-}
 DIR=${2:-}
 [ -n "$cmd" ] && [ -n "$DIR" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
 D="$DIR/azurite"
-NPM=${SS_NPM_CACHE:-/var/tmp/statestore-npm}
-# Both emulators in one install: installing one alone would prune the other from the prefix.
-PKGS="dynalite@4.0.0 azurite@3.35.0"
 
 case "$cmd" in
 start)
-  command -v node >/dev/null || { echo "azurite.sh: node not installed" >&2; exit 1; }
-  mkdir -p "$D" "$NPM"
-  if [ ! -f "$NPM/node_modules/azurite/dist/src/table/main.js" ] ||
-     ! grep -q '"version": "3.35.0"' "$NPM/node_modules/azurite/package.json"; then
-    (flock 9; npm install --prefix "$NPM" --no-audit --no-fund $PKGS \
-       >"$D/npm.log" 2>&1) 9>"$NPM.lock" ||
-      { echo "azurite.sh: npm install $PKGS failed (see $D/npm.log)" >&2; exit 1; }
-  fi
+  NPM=$(ensure_npm_emulators azurite.sh "$D") || exit 1
   port=$(free_port)
   # Run from DIR so nothing lands in the caller's working directory.
   cd "$D"

@@ -15,21 +15,10 @@ cmd=${1:-}
 DIR=${2:-}
 [ -n "$cmd" ] && [ -n "$DIR" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
 D="$DIR/dynalite"
-NPM=${SS_NPM_CACHE:-/var/tmp/statestore-npm}
-# Both emulators in one install: installing one alone would prune the other from the prefix.
-PKGS="dynalite@4.0.0 azurite@3.35.0"
 
 case "$cmd" in
 start)
-  command -v node >/dev/null || { echo "dynalite.sh: node not installed" >&2; exit 1; }
-  mkdir -p "$D" "$NPM"
-  if [ ! -f "$NPM/node_modules/dynalite/cli.js" ] ||
-     ! grep -q '"version": "4.0.0"' "$NPM/node_modules/dynalite/package.json"; then
-    # A lock keeps parallel starts (dynalite.sh, azurite.sh) from racing on one npm prefix.
-    (flock 9; npm install --prefix "$NPM" --no-audit --no-fund $PKGS \
-       >"$D/npm.log" 2>&1) 9>"$NPM.lock" ||
-      { echo "dynalite.sh: npm install $PKGS failed (see $D/npm.log)" >&2; exit 1; }
-  fi
+  NPM=$(ensure_npm_emulators dynalite.sh "$D") || exit 1
   port=$(free_port)
   nohup node "$NPM/node_modules/dynalite/cli.js" --host 127.0.0.1 --port "$port" \
     --createTableMs 0 --deleteTableMs 0 --updateTableMs 0 >"$D/dynalite.log" 2>&1 </dev/null &

@@ -61,3 +61,24 @@ stop_pidfile() {
   fi
   rm -f "$f"
 }
+
+# ensure_npm_emulators WHO LOGDIR: dynalite and Azurite (pinned) installed in one npm prefix,
+# ${SS_NPM_CACHE:-/var/tmp/statestore-npm}; prints that prefix. Both go in one install, since
+# installing one alone would prune the other, under a lock, so parallel starts do not race.
+NPM_EMULATORS="dynalite@4.0.0 azurite@3.35.0"
+ensure_npm_emulators() {
+  local who=$1 log=$2 npm=${SS_NPM_CACHE:-/var/tmp/statestore-npm} pkg name version
+  command -v node >/dev/null || { echo "$who: node not installed" >&2; return 1; }
+  mkdir -p "$npm" "$log"
+  for pkg in $NPM_EMULATORS; do
+    name=${pkg%@*} version=${pkg##*@}
+    if ! grep -qs "\"version\": \"$version\"" "$npm/node_modules/$name/package.json"; then
+      # shellcheck disable=SC2086
+      (flock 9; npm install --prefix "$npm" --no-audit --no-fund $NPM_EMULATORS \
+         >"$log/npm.log" 2>&1) 9>"$npm.lock" ||
+        { echo "$who: npm install $NPM_EMULATORS failed (see $log/npm.log)" >&2; return 1; }
+      break
+    fi
+  done
+  echo "$npm"
+}
