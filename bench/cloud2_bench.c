@@ -85,15 +85,45 @@ static void check(ss_code rc, const ss_error *err, const char *what)
 enum { ROUNDS = 2 };
 
 /* ------------------------------------------------------------------------------------------ */
+/* The driver side both benchmarks share                                                       */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Each benchmark's context starts with this, so one get and one bulk get serve both. */
+typedef struct drv_ctx {
+    ss_store *s;
+    char keys[100][32];
+} drv_ctx;
+
+static void drv_get(void *ctx, size_t i)
+{
+    drv_ctx *d = ctx;
+    ss_value *v = NULL;
+    ss_error err;
+    check(ss_get(&v, d->s, &(ss_get_request){.key = d->keys[i % 100]}, &err), &err, "get");
+    ss_value_free(v);
+}
+
+static void drv_bulk_get(void *ctx, size_t i)
+{
+    (void)i;
+    drv_ctx *d = ctx;
+    ss_get_request reqs[100];
+    for (size_t k = 0; k < 100; k++) reqs[k] = (ss_get_request){.key = d->keys[k]};
+    ss_results r = {0};
+    ss_error err;
+    check(ss_bulk_get(&r, d->s, reqs, 100, NULL, &err), &err, "bulk get");
+    ss_results_free(&r);
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Firestore                                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 
 typedef struct fsb {
-    ss_store *s;
+    drv_ctx d; /* first: the shared driver-side functions take a fsb as a drv_ctx */
     char url[512];
     struct curl_slist *hdrs;
     const char *project;
-    char keys[100][32];
 } fsb;
 
 static json_t *fs_key(const fsb *b, const char *name)
@@ -120,30 +150,21 @@ static void fs_raw_call(fsb *b, const char *method, json_t *body)
     json_decref(body);
 }
 
-static void fs_drv_get(void *ctx, size_t i)
-{
-    fsb *b = ctx;
-    ss_value *v = NULL;
-    ss_error err;
-    check(ss_get(&v, b->s, &(ss_get_request){.key = b->keys[i % 100]}, &err), &err, "get");
-    ss_value_free(v);
-}
-
 static void fs_raw_get(void *ctx, size_t i)
 {
     fsb *b = ctx;
     fs_raw_call(b, "lookup",
                 json_pack("{s:{s:s}, s:[o]}", "readOptions", "readConsistency", "EVENTUAL", "keys",
-                          fs_key(b, b->keys[i % 100])));
+                          fs_key(b, b->d.keys[i % 100])));
 }
 
 static void fs_drv_set(void *ctx, size_t i)
 {
     fsb *b = ctx;
     ss_error err;
-    check(ss_set(NULL, b->s,
+    check(ss_set(NULL, b->d.s,
                  &(ss_set_request){
-                     .key = b->keys[i % 100], .value = "\"bench value\"", .value_len = 13},
+                     .key = b->d.keys[i % 100], .value = "\"bench value\"", .value_len = 13},
                  &err),
           &err, "set");
 }
@@ -153,19 +174,7 @@ static void fs_raw_set(void *ctx, size_t i)
     fsb *b = ctx;
     fs_raw_call(b, "commit",
                 json_pack("{s:s, s:[{s:o}]}", "mode", "NON_TRANSACTIONAL", "mutations", "upsert",
-                          fs_entity(b, b->keys[i % 100], "\"bench value\"")));
-}
-
-static void fs_drv_bulk_get(void *ctx, size_t i)
-{
-    (void)i;
-    fsb *b = ctx;
-    ss_get_request reqs[100];
-    for (size_t k = 0; k < 100; k++) reqs[k] = (ss_get_request){.key = b->keys[k]};
-    ss_results r = {0};
-    ss_error err;
-    check(ss_bulk_get(&r, b->s, reqs, 100, NULL, &err), &err, "bulk get");
-    ss_results_free(&r);
+                          fs_entity(b, b->d.keys[i % 100], "\"bench value\"")));
 }
 
 static void fs_raw_bulk_get(void *ctx, size_t i)
@@ -173,7 +182,7 @@ static void fs_raw_bulk_get(void *ctx, size_t i)
     (void)i;
     fsb *b = ctx;
     json_t *keys = json_array();
-    for (size_t k = 0; k < 100; k++) json_array_append_new(keys, fs_key(b, b->keys[k]));
+    for (size_t k = 0; k < 100; k++) json_array_append_new(keys, fs_key(b, b->d.keys[k]));
     fs_raw_call(
         b, "lookup",
         json_pack("{s:{s:s}, s:o}", "readOptions", "readConsistency", "EVENTUAL", "keys", keys));
@@ -185,10 +194,10 @@ static void fs_drv_bulk_set(void *ctx, size_t i)
     fsb *b = ctx;
     ss_set_request reqs[100];
     for (size_t k = 0; k < 100; k++)
-        reqs[k] = (ss_set_request){.key = b->keys[k], .value = "\"bulk\"", .value_len = 6};
+        reqs[k] = (ss_set_request){.key = b->d.keys[k], .value = "\"bulk\"", .value_len = 6};
     ss_results r = {0};
     ss_error err;
-    check(ss_bulk_set(&r, b->s, reqs, 100, NULL, &err), &err, "bulk set");
+    check(ss_bulk_set(&r, b->d.s, reqs, 100, NULL, &err), &err, "bulk set");
     ss_results_free(&r);
 }
 
@@ -199,7 +208,7 @@ static void fs_raw_bulk_set(void *ctx, size_t i)
     json_t *muts = json_array();
     for (size_t k = 0; k < 100; k++)
         json_array_append_new(muts,
-                              json_pack("{s:o}", "upsert", fs_entity(b, b->keys[k], "\"bulk\"")));
+                              json_pack("{s:o}", "upsert", fs_entity(b, b->d.keys[k], "\"bulk\"")));
     fs_raw_call(b, "commit",
                 json_pack("{s:s, s:o}", "mode", "NON_TRANSACTIONAL", "mutations", muts));
 }
@@ -218,10 +227,10 @@ static int bench_firestore(void)
     snprintf(b.url, sizeof b.url, "http://%s/v1/projects/%s", ep, proj);
     b.hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     b.hdrs = curl_slist_append(b.hdrs, "Expect:");
-    for (size_t k = 0; k < 100; k++) snprintf(b.keys[k], sizeof b.keys[k], "bench-%zu", k);
+    for (size_t k = 0; k < 100; k++) snprintf(b.d.keys[k], sizeof b.d.keys[k], "bench-%zu", k);
     ss_pair props[] = {{"endpoint", ep}, {"project_id", proj}};
     ss_error err;
-    check(ss_open(&b.s,
+    check(ss_open(&b.d.s,
                   &(ss_config){.driver = "gcp.firestore", .properties = props, .property_count = 2},
                   &err),
           &err, "open firestore");
@@ -230,17 +239,17 @@ static int bench_firestore(void)
     printf("firestore (Datastore emulator at %s):\n", ep);
     bench_compare_ratio("firestore get", 0.9, ROUNDS, BENCH_WALL, n1, 1,
                         (bench_side){"raw libcurl firestore get", fs_raw_get, &b},
-                        (bench_side){"driver firestore get", fs_drv_get, &b});
+                        (bench_side){"driver firestore get", drv_get, &b});
     bench_compare_ratio("firestore set", 0.9, ROUNDS, BENCH_WALL, n1, 1,
                         (bench_side){"raw libcurl firestore set", fs_raw_set, &b},
                         (bench_side){"driver firestore set", fs_drv_set, &b});
     bench_compare_ratio("firestore bulk get x100", 0.8, ROUNDS, BENCH_WALL, nb, 100,
                         (bench_side){"raw libcurl firestore bulk get x100", fs_raw_bulk_get, &b},
-                        (bench_side){"driver firestore bulk get x100", fs_drv_bulk_get, &b});
+                        (bench_side){"driver firestore bulk get x100", drv_bulk_get, &b});
     bench_compare_ratio("firestore bulk set x100", 0.8, ROUNDS, BENCH_WALL, nb, 100,
                         (bench_side){"raw libcurl firestore bulk set x100", fs_raw_bulk_set, &b},
                         (bench_side){"driver firestore bulk set x100", fs_drv_bulk_set, &b});
-    ss_close(b.s);
+    ss_close(b.d.s);
     curl_slist_free_all(b.hdrs);
     return 1;
 }
@@ -250,10 +259,9 @@ static int bench_firestore(void)
 /* ------------------------------------------------------------------------------------------ */
 
 typedef struct cb {
-    ss_store *s;
+    drv_ctx d; /* first: the shared driver-side functions take a cb as a drv_ctx */
     const char *url, *db, *coll;
     ss_cosmos_key *key;
-    char keys[100][32];
 } cb;
 
 /* The headers a Cosmos client sends: date, version, signature, partition key. */
@@ -280,19 +288,10 @@ static struct curl_slist *cosmos_headers(cb *b, const char *verb, const char *rt
     return h;
 }
 
-static void c_drv_get(void *ctx, size_t i)
-{
-    cb *b = ctx;
-    ss_value *v = NULL;
-    ss_error err;
-    check(ss_get(&v, b->s, &(ss_get_request){.key = b->keys[i % 100]}, &err), &err, "get");
-    ss_value_free(v);
-}
-
 static void c_raw_get(void *ctx, size_t i)
 {
     cb *b = ctx;
-    const char *k = b->keys[i % 100];
+    const char *k = b->d.keys[i % 100];
     char link[256], url[512];
     snprintf(link, sizeof link, "dbs/%s/colls/%s/docs/%s", b->db, b->coll, k);
     snprintf(url, sizeof url, "%s/%s", b->url, link);
@@ -305,17 +304,17 @@ static void c_drv_set(void *ctx, size_t i)
 {
     cb *b = ctx;
     ss_error err;
-    check(ss_set(
-              NULL, b->s,
-              &(ss_set_request){.key = b->keys[i % 100], .value = "{\"bench\":1}", .value_len = 11},
-              &err),
+    check(ss_set(NULL, b->d.s,
+                 &(ss_set_request){
+                     .key = b->d.keys[i % 100], .value = "{\"bench\":1}", .value_len = 11},
+                 &err),
           &err, "set");
 }
 
 static void c_raw_set(void *ctx, size_t i)
 {
     cb *b = ctx;
-    const char *k = b->keys[i % 100];
+    const char *k = b->d.keys[i % 100];
     char link[256], url[512];
     snprintf(link, sizeof link, "dbs/%s/colls/%s", b->db, b->coll);
     snprintf(url, sizeof url, "%s/%s/docs", b->url, link);
@@ -328,18 +327,6 @@ static void c_raw_set(void *ctx, size_t i)
     json_decref(raw_req("POST", url, h, body));
     curl_slist_free_all(h);
     free(body);
-}
-
-static void c_drv_bulk_get(void *ctx, size_t i)
-{
-    (void)i;
-    cb *b = ctx;
-    ss_get_request reqs[100];
-    for (size_t k = 0; k < 100; k++) reqs[k] = (ss_get_request){.key = b->keys[k]};
-    ss_results r = {0};
-    ss_error err;
-    check(ss_bulk_get(&r, b->s, reqs, 100, NULL, &err), &err, "bulk get");
-    ss_results_free(&r);
 }
 
 static void c_raw_bulk_get(void *ctx, size_t i)
@@ -362,11 +349,11 @@ static int bench_cosmos(void)
     }
     ss_error err;
     check(ss_cosmos_key_new(&b->key, mkey, &err), &err, "key");
-    for (size_t k = 0; k < 100; k++) snprintf(b->keys[k], sizeof b->keys[k], "bench-%zu", k);
+    for (size_t k = 0; k < 100; k++) snprintf(b->d.keys[k], sizeof b->d.keys[k], "bench-%zu", k);
     ss_pair props[] = {
         {"url", b->url}, {"masterKey", mkey}, {"database", b->db}, {"collection", b->coll}};
     check(
-        ss_open(&b->s,
+        ss_open(&b->d.s,
                 &(ss_config){.driver = "azure.cosmosdb", .properties = props, .property_count = 4},
                 &err),
         &err, "open cosmosdb");
@@ -375,14 +362,14 @@ static int bench_cosmos(void)
     printf("cosmosdb (cosmosdb-server at %s):\n", b->url);
     bench_compare_ratio("cosmosdb get", 0.9, ROUNDS, BENCH_WALL, n1, 1,
                         (bench_side){"raw libcurl cosmosdb get", c_raw_get, b},
-                        (bench_side){"driver cosmosdb get", c_drv_get, b});
+                        (bench_side){"driver cosmosdb get", drv_get, b});
     bench_compare_ratio("cosmosdb set", 0.9, ROUNDS, BENCH_WALL, n1, 1,
                         (bench_side){"raw libcurl cosmosdb set", c_raw_set, b},
                         (bench_side){"driver cosmosdb set", c_drv_set, b});
     bench_compare_ratio("cosmosdb bulk get x100", 0.8, ROUNDS, BENCH_WALL, nb, 100,
                         (bench_side){"raw libcurl cosmosdb bulk get x100", c_raw_bulk_get, b},
-                        (bench_side){"driver cosmosdb bulk get x100", c_drv_bulk_get, b});
-    ss_close(b->s);
+                        (bench_side){"driver cosmosdb bulk get x100", drv_bulk_get, b});
+    ss_close(b->d.s);
     ss_cosmos_key_free(b->key);
     free(b);
     return 1;
