@@ -28,6 +28,7 @@
 #include "support/base64.h"
 #include "support/cosmos_auth.h"
 #include "support/http.h"
+#include "support/strbuf.h"
 #include "support/utf8.h"
 
 #define API_VERSION   "2018-12-31"
@@ -41,9 +42,10 @@ typedef struct cosmos {
     ss_http *http;
     ss_cosmos_key *key;
     char *url; /* account URL without a trailing slash */
-    char *db;
-    char *coll;
-    char *fixed_pk; /* the partitionKey property, or NULL */
+    /* Resource links of the container and of its documents, built once at open. */
+    char *coll_link; /* dbs/<db>/colls/<coll> */
+    char *docs_path; /* dbs/<db>/colls/<coll>/docs */
+    char *fixed_pk;  /* the partitionKey property, or NULL */
     bool json_values;
     bool text_values;
 } cosmos;
@@ -327,19 +329,15 @@ static ss_code target_of(const cosmos *c, const ss_op *op, target *t, ss_error *
     memset(t, 0, sizeof *t);
     t->id = doc_id(op->key, op->key_len);
     char *esc = t->id ? path_escape(t->id) : NULL;
-    size_t base = strlen(c->db) + strlen(c->coll) + 32;
     if (esc) {
-        t->path = malloc(base + strlen(esc));
-        t->rlink = malloc(base + strlen(t->id));
+        t->path = ss_asprintf("%s/%s", c->docs_path, esc);
+        t->rlink = ss_asprintf("%s/%s", c->docs_path, t->id);
     }
+    free(esc);
     if (!t->path || !t->rlink) {
-        free(esc);
         target_free(t);
         return ss_error_set(err, SS_NOMEM, "out of memory");
     }
-    snprintf(t->path, base + strlen(esc), "dbs/%s/colls/%s/docs/%s", c->db, c->coll, esc);
-    snprintf(t->rlink, base + strlen(t->id), "dbs/%s/colls/%s/docs/%s", c->db, c->coll, t->id);
-    free(esc);
     t->pk = op_pk(c, op, t->id);
     return SS_OK;
 }
@@ -384,26 +382,21 @@ static void cosmos_close(void *self)
     ss_http_free(c->http);
     ss_cosmos_key_free(c->key);
     free(c->url);
-    free(c->db);
-    free(c->coll);
+    free(c->coll_link);
+    free(c->docs_path);
     free(c->fixed_pk);
 }
 
 static ss_code cosmos_ping(void *self, ss_error *err)
 {
     cosmos *c = self;
-    size_t n = strlen(c->db) + strlen(c->coll) + 16;
-    char *link = malloc(n);
-    if (!link) return ss_error_set(err, SS_NOMEM, "out of memory");
-    snprintf(link, n, "dbs/%s/colls/%s", c->db, c->coll);
-    creq r = {.method = "GET", .rtype = "colls", .rlink = link, .path = link};
+    creq r = {.method = "GET", .rtype = "colls", .rlink = c->coll_link, .path = c->coll_link};
     ss_http_response resp = {0};
     json_t *j = NULL;
     ss_code rc = perform(c, &r, &resp, &j, err);
     if (rc == SS_OK && resp.status != 200) rc = http_error(&resp, j, "read collection", err);
     json_decref(j);
     ss_http_response_clear(&resp);
-    free(link);
     return rc;
 }
 
@@ -425,13 +418,17 @@ static ss_code cosmos_open(void *self, ss_ctx *ctx, ss_error *err)
     size_t ul = strlen(url);
     while (ul > 0 && url[ul - 1] == '/') ul--;
     c->url = strndup(url, ul);
-    c->db = path_escape(ss_prop(ctx, "database"));
-    c->coll = path_escape(ss_prop(ctx, "collection"));
+    char *db = path_escape(ss_prop(ctx, "database"));
+    char *coll = path_escape(ss_prop(ctx, "collection"));
+    if (db && coll) c->coll_link = ss_asprintf("dbs/%s/colls/%s", db, coll);
+    if (c->coll_link) c->docs_path = ss_asprintf("%s/docs", c->coll_link);
+    free(db);
+    free(coll);
     const char *pk = ss_prop(ctx, "partitionKey");
     if (pk && *pk) c->fixed_pk = strdup(pk);
     ss_http_options ho = {.timeout_ms = (long)timeout_ms};
     c->http = ss_http_new(&ho);
-    if (!c->url || !c->db || !c->coll || !c->http || (pk && *pk && !c->fixed_pk)) {
+    if (!c->url || !c->docs_path || !c->http || (pk && *pk && !c->fixed_pk)) {
         cosmos_close(c);
         return ss_error_set(err, SS_NOMEM, "out of memory");
     }
@@ -636,16 +633,12 @@ static ss_code delete_targets(cosmos *c, const ss_op *ops, size_t count, const t
                           "parameters", "name", "@ids", "value", ids);
     char *body = q ? json_dumps(q, JSON_COMPACT) : NULL;
     json_decref(q);
-    size_t n = strlen(c->db) + strlen(c->coll) + 32;
-    char *link = malloc(n), *path = malloc(n);
-    ss_code rc = body && link && path ? SS_OK : ss_error_set(err, SS_NOMEM, "out of memory");
+    ss_code rc = body ? SS_OK : ss_error_set(err, SS_NOMEM, "out of memory");
     if (rc == SS_OK) {
-        snprintf(link, n, "dbs/%s/colls/%s", c->db, c->coll);
-        snprintf(path, n, "dbs/%s/colls/%s/docs", c->db, c->coll);
         creq r = {.method = "POST",
                   .rtype = "docs",
-                  .rlink = link,
-                  .path = path,
+                  .rlink = c->coll_link,
+                  .path = c->docs_path,
                   .pk = ts[0].pk,
                   .extra1 = "x-ms-documentdb-isquery: True",
                   .extra2 = "x-ms-max-item-count: 1000",
@@ -674,8 +667,6 @@ static ss_code delete_targets(cosmos *c, const ss_op *ops, size_t count, const t
         ss_http_response_clear(&resp);
     }
     free(body);
-    free(link);
-    free(path);
     return rc;
 }
 
@@ -729,52 +720,42 @@ static ss_code tx_send(cosmos *c, const ss_op *ops, size_t count, const target *
     if (rc == SS_OK && json_array_size(arr) > 0 && !body)
         rc = ss_error_set(err, SS_NOMEM, "out of memory");
     if (rc == SS_OK && body) {
-        size_t n = strlen(c->db) + strlen(c->coll) + 32;
-        char *link = malloc(n), *path = malloc(n);
-        if (!link || !path) rc = ss_error_set(err, SS_NOMEM, "out of memory");
-        if (rc == SS_OK) {
-            snprintf(link, n, "dbs/%s/colls/%s", c->db, c->coll);
-            snprintf(path, n, "dbs/%s/colls/%s/docs", c->db, c->coll);
-            creq r = {.method = "POST",
-                      .rtype = "docs",
-                      .rlink = link,
-                      .path = path,
-                      .pk = ts[0].pk,
-                      .extra1 = "x-ms-cosmos-is-batch-request: True",
-                      .extra2 = "x-ms-cosmos-batch-atomic: True",
-                      .body = body,
-                      .body_len = strlen(body)};
-            ss_http_response resp = {0};
-            json_t *j = NULL;
-            rc = perform(c, &r, &resp, &j, err);
-            if (rc == SS_OK && !json_is_array(j)) {
-                rc = http_error(&resp, j, "transactional batch", err);
-            } else if (rc == SS_OK) {
-                size_t k;
-                const json_t *res;
-                json_array_foreach(j, k, res)
-                {
-                    json_int_t st = json_integer_value(json_object_get(res, "statusCode"));
-                    if (st < 400 || st == 424 || k >= json_array_size(arr)) continue;
-                    const ss_op *op = &ops[op_of[k]];
-                    if (implicit[k] && (st == 412 || st == 404)) *retry = true;
-                    if (st == 412 || st == 409 || (st == 404 && op->cond == SS_COND_MATCH))
-                        rc = ss_error_set(err, SS_ETAG_MISMATCH,
-                                          "key \"%s\": %s (batch operation %zu: HTTP %d)", op->key,
-                                          st == 409 ? "already exists" : "etag is not current", k,
-                                          (int)st);
-                    else
-                        rc = ss_error_set(err, st == 429 ? SS_UNAVAILABLE : SS_BACKEND,
-                                          "key \"%s\": batch operation %zu failed: HTTP %d",
-                                          op->key, k, (int)st);
-                    break;
-                }
+        creq r = {.method = "POST",
+                  .rtype = "docs",
+                  .rlink = c->coll_link,
+                  .path = c->docs_path,
+                  .pk = ts[0].pk,
+                  .extra1 = "x-ms-cosmos-is-batch-request: True",
+                  .extra2 = "x-ms-cosmos-batch-atomic: True",
+                  .body = body,
+                  .body_len = strlen(body)};
+        ss_http_response resp = {0};
+        json_t *j = NULL;
+        rc = perform(c, &r, &resp, &j, err);
+        if (rc == SS_OK && !json_is_array(j)) {
+            rc = http_error(&resp, j, "transactional batch", err);
+        } else if (rc == SS_OK) {
+            size_t k;
+            const json_t *res;
+            json_array_foreach(j, k, res)
+            {
+                json_int_t st = json_integer_value(json_object_get(res, "statusCode"));
+                if (st < 400 || st == 424 || k >= json_array_size(arr)) continue;
+                const ss_op *op = &ops[op_of[k]];
+                if (implicit[k] && (st == 412 || st == 404)) *retry = true;
+                if (st == 412 || st == 409 || (st == 404 && op->cond == SS_COND_MATCH))
+                    rc = ss_error_set(
+                        err, SS_ETAG_MISMATCH, "key \"%s\": %s (batch operation %zu: HTTP %d)",
+                        op->key, st == 409 ? "already exists" : "etag is not current", k, (int)st);
+                else
+                    rc = ss_error_set(err, st == 429 ? SS_UNAVAILABLE : SS_BACKEND,
+                                      "key \"%s\": batch operation %zu failed: HTTP %d", op->key, k,
+                                      (int)st);
+                break;
             }
-            json_decref(j);
-            ss_http_response_clear(&resp);
         }
-        free(link);
-        free(path);
+        json_decref(j);
+        ss_http_response_clear(&resp);
     }
     free(body);
     json_decref(arr);
