@@ -204,8 +204,7 @@ static ss_code bulk(ss_results *out, ss_store *s, bulk_kind kind, const void *re
             rc = ss_prep_get(s, &((const ss_get_request *)reqs)[i], &ops[i], err);
         } else if (kind == BULK_SET) {
             const ss_set_request *r = &((const ss_set_request *)reqs)[i];
-            rc = ss_prep_set(s, r, &ops[i], err);
-            ops[i].etag_wanted = out != NULL;
+            rc = ss_prep_set(s, r, out != NULL, &ops[i], err);
             retries[i] = &r->options.retry;
         } else {
             const ss_delete_request *r = &((const ss_delete_request *)reqs)[i];

@@ -94,7 +94,9 @@ bool ss_parse_int64(const char *s, int64_t *out);
 
 /* Validates and normalises one request into op; on failure err names the problem and key. */
 ss_code ss_prep_get(const ss_store *store, const ss_get_request *req, ss_op *op, ss_error *err);
-ss_code ss_prep_set(const ss_store *store, const ss_set_request *req, ss_op *op, ss_error *err);
+/* etag_wanted: whether the caller will read the new ETag (see ss_op.etag_wanted). */
+ss_code ss_prep_set(const ss_store *store, const ss_set_request *req, bool etag_wanted, ss_op *op,
+                    ss_error *err);
 ss_code ss_prep_delete(const ss_store *store, const ss_delete_request *req, ss_op *op,
                        ss_error *err);
 

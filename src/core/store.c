@@ -256,7 +256,8 @@ ss_code ss_prep_get(const ss_store *s, const ss_get_request *req, ss_op *op, ss_
     return SS_OK;
 }
 
-ss_code ss_prep_set(const ss_store *s, const ss_set_request *req, ss_op *op, ss_error *err)
+ss_code ss_prep_set(const ss_store *s, const ss_set_request *req, bool etag_wanted, ss_op *op,
+                    ss_error *err)
 {
     *op = ss_op_empty;
     if (!req) return fail(err, s, SS_INVALID, "set", NULL, "request is NULL");
@@ -293,7 +294,7 @@ ss_code ss_prep_set(const ss_store *s, const ss_set_request *req, ss_op *op, ss_
     rc = normalise_write(s, "set", req->key, req->etag, &req->options, op, err);
     if (rc != SS_OK) return rc;
     op->kind = SS_DRV_SET;
-    op->etag_wanted = true; /* callers that discard it say so */
+    op->etag_wanted = etag_wanted;
     op->key = req->key;
     op->value = req->value ? req->value : "";
     op->value_len = req->value_len;
@@ -400,9 +401,8 @@ ss_code ss_set(char **etag_out, ss_store *store, const ss_set_request *req, ss_e
     if (etag_out) *etag_out = NULL;
     if (!store) return ss_error_set(err, SS_INVALID, "set: store is NULL");
     ss_op op;
-    ss_code rc = ss_prep_set(store, req, &op, err);
+    ss_code rc = ss_prep_set(store, req, etag_out != NULL, &op, err);
     if (rc != SS_OK) return rc;
-    op.etag_wanted = etag_out != NULL;
     char *etag = NULL;
     rc = ss_run_set(store, &op, &req->options.retry, &etag, err);
     if (etag_out)
@@ -448,10 +448,9 @@ ss_code ss_transact(ss_store *store, const ss_transaction *tx, ss_error *err)
         const ss_operation *o = &tx->ops[i];
         ss_error oerr;
         ss_error_reset(&oerr);
-        if (o->kind == SS_OP_UPSERT) {
-            rc = ss_prep_set(store, &o->set, &ops[i], &oerr);
-            ops[i].etag_wanted = false; /* transactions hand out no ETags */
-        } else if (o->kind == SS_OP_DELETE)
+        if (o->kind == SS_OP_UPSERT)
+            rc = ss_prep_set(store, &o->set, false, &ops[i], &oerr); /* no ETags handed out */
+        else if (o->kind == SS_OP_DELETE)
             rc = ss_prep_delete(store, &o->del, &ops[i], &oerr);
         else
             rc = ss_error_set(&oerr, SS_INVALID,
