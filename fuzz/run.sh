@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (clang-14, ASan + UBSan) and runs each one for a bounded time.
+# Builds the libFuzzer targets (clang, ASan + UBSan) and runs each one for a bounded time.
 #
 #   fuzz/run.sh                 build, then fuzz every target FUZZ_SECONDS (default 30) each
 #   fuzz/run.sh fuzz_api ...    only the named targets
@@ -7,7 +7,7 @@
 #
 # Environment: FUZZ_SECONDS, FUZZ_BUILD (build directory, never inside the repository; default
 # /tmp/statestore-fuzz-build-<checksum of the checkout's path>), FUZZ_JOBS (build parallelism,
-# default 2), CC (default clang-14).
+# default 2), CC (default clang: 14 on Debian 12, 19 on Debian 13).
 # New inputs go to a scratch corpus in the build directory; the seeds in fuzz/corpus/ are only
 # read. A crash leaves its input in $FUZZ_BUILD/artifacts/ and makes the script exit 1.
 set -euo pipefail
@@ -18,8 +18,8 @@ repo="$(cd "$here/.." && pwd)"
 build="${FUZZ_BUILD:-/tmp/statestore-fuzz-build-$(printf '%s' "$repo" | cksum | cut -d' ' -f1)}"
 seconds="${FUZZ_SECONDS:-30}"
 jobs="${FUZZ_JOBS:-2}"
-cc="${CC:-clang-14}"
-cxx="${CXX:-clang++-14}"
+cc="${CC:-clang}"
+cxx="${CXX:-clang++}"
 case "$build" in "$repo"/*) echo "run.sh: FUZZ_BUILD must be outside the repository" >&2; exit 2;; esac
 if [ -f "$build/CMakeCache.txt" ] &&
   ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$repo" "$build/CMakeCache.txt"; then
@@ -28,7 +28,8 @@ fi
 
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-  targets=(fuzz_api fuzz_daemon_json fuzz_query_unescape fuzz_requests fuzz_components fuzz_cli_json)
+  # Every target fuzz/CMakeLists.txt declares, so a new one cannot be left out of the runs.
+  mapfile -t targets < <(sed -n 's/^ *ss_fuzz(\([a-z0-9_]*\).*/\1/p' "$here/CMakeLists.txt")
 fi
 
 # -Werror stays with the gcc builds (scripts/test.sh): clang's extra warnings in code outside

@@ -1,14 +1,28 @@
 #!/usr/bin/env bash
-# The README's test command: on a fresh Debian 12 machine it installs every dependency, checks
-# formatting, starts every real server the tests use on 127.0.0.1, builds twice (normal, and
-# AddressSanitizer + UBSan) with -Werror, and runs every test in both builds. It ends with one
-# summary line over both runs: "total: N passed, N failed".
+# The README's test command: on a fresh Debian 12 or 13 machine it installs every dependency (Debian
+# packages; the npm and Maven test tools from tests/servers/, into an emptied build/test-tools, so
+# every run takes the path of a machine that never saw the project), checks formatting, starts
+# every real server the tests use on 127.0.0.1, builds twice (normal, and AddressSanitizer +
+# UBSan) with -Werror, and runs every test in both builds. It ends with one summary line over both
+# runs: "total: N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 jobs=$(nproc 2>/dev/null || echo 2)
 
+t0=$(date +%s)
 bash scripts/install-deps.sh
+# Test tools: installed afresh on every run (no cache outside this folder is written or read
+# except the npm cache's downloaded tarballs, checked against the lockfile's hashes).
+export SS_TOOLS="$root/build/test-tools"
+rm -rf "$SS_TOOLS"
+# shellcheck source=/dev/null
+. scripts/services/lib.sh
+ensure_npm_tools test.sh >/dev/null
+echo "test-tools: npm tools installed from tests/servers/npm/package-lock.json"
+ensure_maven_servers test.sh >/dev/null
+echo "test-tools: Java test servers resolved from tests/servers/maven ($(du -sh "$SS_TOOLS/maven/repo" | cut -f1))"
+echo "test-tools: ready after $(($(date +%s) - t0)) s"
 bash scripts/check-format.sh
 
 svc=$(mktemp -d /tmp/statestore-services.XXXXXX)

@@ -3,7 +3,7 @@
 #   azurite.sh start DIR   start on a free port; writes DIR/azurite.env
 #                          (SS_TEST_AZURITE_ENDPOINT, SS_TEST_AZURITE_ACCOUNT, SS_TEST_AZURITE_KEY)
 #   azurite.sh stop DIR    stop it
-# The npm package is installed once into ${SS_NPM_CACHE:-/var/tmp/statestore-npm}. Azurite
+# The npm package comes from tests/servers/npm (lockfile), installed by ensure_npm_tools. Azurite
 # checks SharedKey signatures; the account and key are its publicly documented defaults.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -16,7 +16,8 @@ D="$DIR/azurite"
 
 case "$cmd" in
 start)
-  NPM=$(ensure_npm_emulators azurite.sh "$D") || exit 1
+  mkdir -p "$D"
+  NPM=$(ensure_npm_tools azurite.sh) || exit 1
   port=$(free_port)
   # Run from DIR so nothing lands in the caller's working directory.
   cd "$D"

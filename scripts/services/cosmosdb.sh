@@ -4,34 +4,24 @@
 # (contract: scripts/services/lib.sh).
 #   cosmosdb.sh start DIR   writes DIR/cosmosdb.env (SS_TEST_COSMOS_URL, _KEY, _DB, _COLLECTION)
 #   cosmosdb.sh stop DIR
-# The npm package is installed once into ${SS_NPM_CACHE:-/var/tmp/statestore-npm}.
+# The npm package comes from tests/servers/npm (lockfile), installed by ensure_npm_tools (lib.sh).
 # The stand-in checks no signature and its transactional batches are not atomic: see
 # docs/stores/cosmosdb.md for what is verified against what.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 
-VERSION=1.0.1
 cmd=${1:-}
 DIR=${2:-}
 [ -n "$cmd" ] && [ -n "$DIR" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
 D="$DIR/cosmosdb"
-CACHE="${SS_NPM_CACHE:-/var/tmp/statestore-npm}/cosmosdb-server-$VERSION"
-CLI="$CACHE/node_modules/@vercel/cosmosdb-server/lib/cli.js"
 # The well-known key of Microsoft's emulator: the stand-in ignores it, the driver signs with it.
 KEY="C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
 
 case "$cmd" in
 start)
-  command -v node >/dev/null || { echo "cosmosdb.sh: node not installed (apt nodejs)" >&2; exit 1; }
-  if [ ! -f "$CLI" ]; then
-    command -v npm >/dev/null || { echo "cosmosdb.sh: npm not installed (apt npm)" >&2; exit 1; }
-    mkdir -p "$CACHE"
-    echo "cosmosdb.sh: installing @vercel/cosmosdb-server@$VERSION into $CACHE"
-    (cd "$CACHE" && npm install --no-audit --no-fund --loglevel=error \
-      "@vercel/cosmosdb-server@$VERSION" >"$CACHE/npm-install.log" 2>&1) || {
-      echo "cosmosdb.sh: npm install failed (see $CACHE/npm-install.log)" >&2; exit 1; }
-  fi
+  NPM=$(ensure_npm_tools cosmosdb.sh) || exit 1
+  CLI="$NPM/node_modules/@vercel/cosmosdb-server/lib/cli.js"
   mkdir -p "$D"
   port=$(free_port)
   cd "$D"
@@ -61,7 +51,7 @@ start)
     printf 'export SS_TEST_COSMOS_DB=statestore\n'
     printf 'export SS_TEST_COSMOS_COLLECTION=state\n'
   } >"$DIR/cosmosdb.env"
-  echo "cosmosdb.sh: cosmosdb-server $VERSION ready on $url"
+  echo "cosmosdb.sh: cosmosdb-server ready on $url"
   ;;
 stop)
   stop_pidfile "$D/cosmosdb.pid"

@@ -4,9 +4,9 @@
 #                           (SS_TEST_DYNAMODB_ENDPOINT, SS_TEST_DYNAMODB_REGION,
 #                           SS_TEST_DYNAMODB_ACCESS_KEY, SS_TEST_DYNAMODB_SECRET_KEY)
 #   dynalite.sh stop DIR    stop it
-# The npm package is installed once into ${SS_NPM_CACHE:-/var/tmp/statestore-npm}.
+# The npm package comes from tests/servers/npm (lockfile), installed by ensure_npm_tools (lib.sh).
 # dynalite checks only the shape of a SigV4 signature, never its value (see
-# /work/shared/services.md §4.1 and docs/stores/dynamodb.md).
+# docs/stores/dynamodb.md).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
@@ -18,7 +18,8 @@ D="$DIR/dynalite"
 
 case "$cmd" in
 start)
-  NPM=$(ensure_npm_emulators dynalite.sh "$D") || exit 1
+  mkdir -p "$D"
+  NPM=$(ensure_npm_tools dynalite.sh) || exit 1
   port=$(free_port)
   nohup node "$NPM/node_modules/dynalite/cli.js" --host 127.0.0.1 --port "$port" \
     --createTableMs 0 --deleteTableMs 0 --updateTableMs 0 >"$D/dynalite.log" 2>&1 </dev/null &

@@ -62,23 +62,65 @@ stop_pidfile() {
   rm -f "$f"
 }
 
-# ensure_npm_emulators WHO LOGDIR: dynalite and Azurite (pinned) installed in one npm prefix,
-# ${SS_NPM_CACHE:-/var/tmp/statestore-npm}; prints that prefix. Both go in one install, since
-# installing one alone would prune the other, under a lock, so parallel starts do not race.
-NPM_EMULATORS="dynalite@4.0.0 azurite@3.35.0"
-ensure_npm_emulators() {
-  local who=$1 log=$2 npm=${SS_NPM_CACHE:-/var/tmp/statestore-npm} pkg name version
-  command -v node >/dev/null || { echo "$who: node not installed" >&2; return 1; }
-  mkdir -p "$npm" "$log"
-  for pkg in $NPM_EMULATORS; do
-    name=${pkg%@*} version=${pkg##*@}
-    if ! grep -qs "\"version\": \"$version\"" "$npm/node_modules/$name/package.json"; then
-      # shellcheck disable=SC2086
-      (flock 9; npm install --prefix "$npm" --no-audit --no-fund $NPM_EMULATORS \
-         >"$log/npm.log" 2>&1) 9>"$npm.lock" ||
-        { echo "$who: npm install $NPM_EMULATORS failed (see $log/npm.log)" >&2; return 1; }
-      break
+# Test tools come from files committed in tests/servers/ (an npm lockfile, a Maven pom with pinned
+# versions) and are installed per checkout under $SS_TOOLS (default build/test-tools), a folder
+# no other install lands in. scripts/test.sh empties it at the start of every run, so each run
+# takes the path of a machine that has never seen the project. A stamp (the lockfile or poms as
+# installed) makes a second start within a run, or a developer's re-run of one service, reuse the
+# install; a flock serialises services starting in parallel.
+SS_REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SS_TOOLS=${SS_TOOLS:-$SS_REPO/build/test-tools}
+
+# ensure_npm_tools WHO: `npm ci` of tests/servers/npm into $SS_TOOLS/npm; prints that folder
+# (its node_modules/ holds the tools). The log stays in $SS_TOOLS/npm/npm.log.
+ensure_npm_tools() {
+  local who=$1 src=$SS_REPO/tests/servers/npm dir=$SS_TOOLS/npm
+  command -v node >/dev/null || { echo "$who: node not installed (scripts/install-deps.sh)" >&2; return 1; }
+  command -v npm >/dev/null || { echo "$who: npm not installed (scripts/install-deps.sh)" >&2; return 1; }
+  mkdir -p "$dir"
+  (
+    flock 9
+    cmp -s "$src/package-lock.json" "$dir/.installed" && exit 0
+    rm -rf "$dir/node_modules" "$dir/.installed"
+    cp "$src/package.json" "$src/package-lock.json" "$dir/"
+    if ! (cd "$dir" && timeout 900 npm ci --no-audit --no-fund --loglevel=error) >"$dir/npm.log" 2>&1; then
+      echo "$who: npm ci of tests/servers/npm failed (see $dir/npm.log):" >&2
+      tail -n 20 "$dir/npm.log" >&2
+      exit 1
     fi
-  done
-  echo "$npm"
+    cp "$src/package-lock.json" "$dir/.installed"
+  ) 9>"$SS_TOOLS/npm.lock" || return 1
+  echo "$dir"
+}
+
+# ensure_maven_servers WHO: resolves tests/servers/maven (one module per Java test server) into
+# $SS_TOOLS/maven/repo, a Maven local repository of its own, and writes each module's runtime
+# classpath to $SS_TOOLS/maven/cp/<module>.classpath; prints the cp folder.
+ensure_maven_servers() {
+  local who=$1 src=$SS_REPO/tests/servers/maven dir=$SS_TOOLS/maven stamp
+  command -v java >/dev/null || { echo "$who: java not installed (scripts/install-deps.sh)" >&2; return 1; }
+  command -v mvn >/dev/null || { echo "$who: mvn not installed (scripts/install-deps.sh)" >&2; return 1; }
+  mkdir -p "$dir"
+  stamp=$(cat "$src"/pom.xml "$src"/*/pom.xml | cksum)
+  (
+    flock 9
+    [ "$(cat "$dir/.installed" 2>/dev/null)" = "$stamp" ] && exit 0
+    rm -rf "$dir/cp" "$dir/.installed"
+    if ! timeout 900 mvn -B -q -f "$src/pom.xml" -Dmaven.repo.local="$dir/repo" \
+        -Dss.cpdir="$dir/cp" dependency:build-classpath >"$dir/mvn.log" 2>&1; then
+      echo "$who: Maven could not resolve tests/servers/maven (see $dir/mvn.log):" >&2
+      tail -n 20 "$dir/mvn.log" >&2
+      exit 1
+    fi
+    echo "$stamp" >"$dir/.installed"
+  ) 9>"$SS_TOOLS/maven.lock" || return 1
+  echo "$dir/cp"
+}
+
+# maven_classpath WHO MODULE: prints the classpath of one Java test server (see above).
+maven_classpath() {
+  local cp
+  cp=$(ensure_maven_servers "$1") || return 1
+  [ -s "$cp/$2.classpath" ] || { echo "$1: no classpath for $2 in $cp" >&2; return 1; }
+  cat "$cp/$2.classpath"
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Standalone ZooKeeper for the tests (contract: scripts/services/lib.sh), run with plain java
-# (zkServer.sh would open a JMX port on all interfaces and log to /var/log/zookeeper).
+# Standalone ZooKeeper for the tests (contract: scripts/services/lib.sh): the server from Maven
+# Central (tests/servers/maven/zookeeper, the same version on Debian 12 and 13), run with plain
+# java (no JMX port, logs under DIR).
 #   zookeeper.sh start DIR     start on a free port; writes DIR/zookeeper.env (SS_TEST_ZOOKEEPER_SERVERS)
 #   zookeeper.sh stop DIR      stop it
 #   zookeeper.sh restart DIR   stop and start again on the same port and data (the reconnect test)
@@ -15,13 +16,15 @@ cmd=${1:-}
 DIR=${2:-}
 [ -n "$cmd" ] && [ -n "$DIR" ] || { echo "usage: $0 start|stop|restart|wipe DIR" >&2; exit 2; }
 D="$DIR/zookeeper"
-JAR=/usr/share/java/zookeeper.jar
 
-# Bounded: a server still starting can accept the connection and never answer.
-ruok() { [ "$(printf ruok | timeout 3 nc -N -w 2 127.0.0.1 "$1" 2>/dev/null)" = imok ]; }
+# Bounded: a server still starting can accept the connection and never answer. `srvr` names a
+# Mode only once the database is loaded and the server serves (`ruok` answers imok before that,
+# even when loading the database failed).
+ruok() { printf srvr | timeout 3 nc -N -w 2 127.0.0.1 "$1" 2>/dev/null | grep -q '^Mode: '; }
 
 launch() {
-  local port=$1
+  local port=$1 CP
+  CP=$(maven_classpath zookeeper.sh zookeeper) || exit 1
   mkdir -p "$D/data"
   cat >"$D/zoo.cfg" <<CFG
 tickTime=2000
@@ -33,7 +36,7 @@ admin.enableServer=false
 4lw.commands.whitelist=ruok,stat,srvr,mntr,conf
 CFG
   nohup java -Xmx256m -Dzookeeper.extendedTypesEnabled=true -Dznode.container.checkIntervalMs=1000 \
-    -Djute.maxbuffer=4194304 -cp "$JAR:/usr/share/java/slf4j-simple.jar" \
+    -Djute.maxbuffer=4194304 -Dzookeeper.jmx.log4j.disable=true -cp "$CP" \
     org.apache.zookeeper.server.ZooKeeperServerMain "$D/zoo.cfg" >>"$D/zk.log" 2>&1 </dev/null &
   echo $! >"$D/zk.pid"
   if ! wait_cmd 30 ruok "$port"; then
@@ -46,8 +49,6 @@ CFG
 
 case "$cmd" in
 start)
-  command -v java >/dev/null || { echo "zookeeper.sh: java not installed" >&2; exit 1; }
-  [ -f "$JAR" ] || { echo "zookeeper.sh: $JAR missing (apt zookeeper)" >&2; exit 1; }
   command -v nc >/dev/null || { echo "zookeeper.sh: nc missing (apt netcat-openbsd)" >&2; exit 1; }
   rm -rf "$D"
   launch "$(free_port)"

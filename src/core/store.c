@@ -147,9 +147,8 @@ static bool opt_is(const char *v, const char *a)
 #if defined(__GNUC__)
 __attribute__((noinline, cold))
 #endif
-static ss_code
-bad_option(const ss_store *s, const char *op, const char *key, const char *what, const char *v,
-           const char *a, const char *b, ss_error *err)
+static ss_code bad_option(const ss_store *s, const char *op, const char *key, const char *what,
+                          const char *v, const char *a, const char *b, ss_error *err)
 {
     char shown[200];
     ss_escape_key(shown, sizeof shown, v, strlen(v));

@@ -1035,7 +1035,7 @@ static ss_code my_transact(void *self, const ss_op *ops, size_t count, const ss_
         ss_code rc = my_check_etag(&ops[i], err);
         if (rc != SS_OK) return rc;
     }
-    char(*etags)[37] = calloc(count, sizeof *etags);
+    char (*etags)[37] = calloc(count, sizeof *etags);
     size_t *idx = malloc(count * sizeof *idx);
     if (!etags || !idx) {
         free(etags);
@@ -1069,7 +1069,7 @@ static ss_code my_bulk_write(void *self, const ss_op *ops, size_t count, ss_resu
 {
     my_store *s = self;
     if (count == 0) return SS_OK;
-    char(*etags)[37] = calloc(count, sizeof *etags);
+    char (*etags)[37] = calloc(count, sizeof *etags);
     ss_code *codes = calloc(count, sizeof *codes);
     size_t *sets = malloc(count * sizeof *sets), *dels = malloc(count * sizeof *dels);
     if (!etags || !codes || !sets || !dels) {

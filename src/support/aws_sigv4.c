@@ -108,7 +108,7 @@ static void canonical_path(ss_buf *b, const char *path, bool normalize)
     }
     /* Segments are kept as (start, len) pairs; ".." drops the last kept one. */
     size_t n = strlen(path), count = 0;
-    size_t(*seg)[2] = malloc((n + 1) * sizeof *seg);
+    size_t (*seg)[2] = malloc((n + 1) * sizeof *seg);
     if (!seg) {
         b->oom = true;
         return;

@@ -1,35 +1,18 @@
 #!/usr/bin/env bash
 # Runs the official Dapr JS SDK against statestored.
-# usage: run_sdk_test.sh <statestored> <sdk install dir> <test file>
-# Installs @dapr/dapr (pinned) into the build directory on first use; skips (77) when node/npm
-# are missing or npm cannot reach its registry.
+# usage: run_sdk_test.sh <statestored> <test file>
+# @dapr/dapr comes pinned from tests/servers/npm (lockfile), installed by ensure_npm_tools
+# (scripts/services/lib.sh); a failed install fails the test.
 set -uo pipefail
-DAEMON=$1 SDKDIR=$2 TESTFILE=$3
-SDK_VERSION=3.18.0
+DAEMON=$1 TESTFILE=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=/dev/null
 . "$HERE/../../scripts/services/lib.sh"
 
-for tool in node npm curl; do
-  command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
+for tool in node curl; do
+  command -v "$tool" >/dev/null || { echo "FAIL: $tool is not installed (scripts/install-deps.sh)"; exit 1; }
 done
-
-if [ ! -f "$SDKDIR/node_modules/@dapr/dapr/package.json" ] ||
-   ! grep -q "\"version\": \"$SDK_VERSION\"" "$SDKDIR/node_modules/@dapr/dapr/package.json"; then
-  mkdir -p "$SDKDIR"
-  echo "installing @dapr/dapr@$SDK_VERSION into $SDKDIR"
-  if ! timeout 600 npm install --prefix "$SDKDIR" --no-audit --no-fund "@dapr/dapr@$SDK_VERSION" \
-      >"$SDKDIR/npm-install.log" 2>&1; then
-    tail -20 "$SDKDIR/npm-install.log"
-    if grep -qiE 'ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|ECONNRESET|network|getaddrinfo' \
-        "$SDKDIR/npm-install.log"; then
-      echo "SKIP: npm cannot reach its registry (see above)"
-      exit 77
-    fi
-    echo "FAIL: npm install @dapr/dapr@$SDK_VERSION failed"
-    exit 1
-  fi
-fi
+NPM=$(ensure_npm_tools run_sdk_test.sh) || { echo "FAIL: could not install the npm test tools"; exit 1; }
 
 WORK=$(mktemp -d /tmp/ss-sdk-XXXXXX)
 PID=""
@@ -60,10 +43,9 @@ if [ -z "$PORT" ] || ! wait_cmd 20 curl -sf "http://127.0.0.1:$PORT/v1.0/healthz
   echo "FAIL: statestored did not come up"; cat "$WORK/daemon.log"; exit 1
 fi
 
-# The test file must sit next to node_modules for require() to find the SDK.
-cp "$TESTFILE" "$SDKDIR/sdk.test.cjs"
-cd "$SDKDIR" || exit 1
-DAPR_HTTP_PORT=$PORT timeout 300 node --test --test-reporter=spec sdk.test.cjs
+cd "$WORK" || exit 1
+DAPR_HTTP_PORT=$PORT NODE_PATH="$NPM/node_modules" timeout 300 node --test --test-reporter=spec \
+  "$TESTFILE"
 rc=$?
 # a clean SIGTERM exit (sanitizer builds report leaks through the status)
 kill -TERM "$PID"

@@ -109,7 +109,7 @@ static int cmp_uuid(const void *a, const void *b)
 
 static void *make_uuids(void *arg)
 {
-    char(*out)[37] = arg;
+    char (*out)[37] = arg;
     for (size_t i = 0; i < UUIDS_PER_THREAD; i++) ss_uuid4(out[i]);
     return NULL;
 }
@@ -128,7 +128,7 @@ static size_t duplicates_and_check(char (*u)[37], size_t n)
 static void test_uuid_unique(void)
 {
     size_t n = (size_t)UUID_THREADS * UUIDS_PER_THREAD;
-    char(*all)[37] = malloc(n * 37);
+    char (*all)[37] = malloc(n * 37);
     CHECK(all != NULL);
     if (!all) return;
     pthread_t th[UUID_THREADS];
@@ -154,7 +154,7 @@ static void test_uuid_unique(void)
         _exit(0);
     }
     close(fds[1]);
-    char(*both)[37] = malloc(2000 * 37);
+    char (*both)[37] = malloc(2000 * 37);
     CHECK(both != NULL);
     size_t got = 0;
     while (both && got < 1000 && read(fds[0], both[got], 37) == 37) got++;

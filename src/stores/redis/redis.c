@@ -518,7 +518,7 @@ static ss_code cluster_refresh(redis_drv *d, bool force, char *err, size_t errle
     d->last_refresh_ms = now;
 
     /* Candidates: known nodes first (they reflect the current cluster), then the seeds. */
-    char(*cand)[SS_REDIS_HOST_MAX] = calloc(MAX_NODES + d->nseeds, sizeof *cand);
+    char (*cand)[SS_REDIS_HOST_MAX] = calloc(MAX_NODES + d->nseeds, sizeof *cand);
     int *ports = calloc(MAX_NODES + d->nseeds, sizeof *ports);
     size_t nc = 0;
     if (!cand || !ports) {
@@ -1266,8 +1266,8 @@ static ss_code drv_transact(void *self, const ss_op *ops, size_t count, const ss
     size_t argc = 3 + count * 6;
     const char **argv = calloc(argc, sizeof *argv);
     size_t *lens = calloc(argc, sizeof *lens);
-    char(*nums)[2][24] = calloc(count, sizeof *nums); /* etag, ttl per op */
-    char(*conds)[2] = calloc(count, sizeof *conds);
+    char (*nums)[2][24] = calloc(count, sizeof *nums); /* etag, ttl per op */
+    char (*conds)[2] = calloc(count, sizeof *conds);
     char numkeys[24];
     ss_code code = SS_OK;
     if (!argv || !lens || !nums || !conds) {
