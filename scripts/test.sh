@@ -27,8 +27,10 @@ bash scripts/check-format.sh
 
 svc=$(mktemp -d /tmp/statestore-services.XXXXXX)
 cleanup() {
+  local rc=$?
   bash "$root/scripts/services/all.sh" stop "$svc" || true
-  rm -rf "$svc"
+  # A failed run keeps the servers' logs that its messages point at.
+  if [ "$rc" -eq 0 ]; then rm -rf "$svc"; else echo "test.sh: server logs kept in $svc" >&2; fi
 }
 trap cleanup EXIT
 bash scripts/services/all.sh start "$svc"

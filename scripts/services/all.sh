@@ -20,7 +20,7 @@ start)
   for name in "${services[@]}"; do
     t0=$(date +%s%N)
     if ! bash "$here/$name.sh" start "$dir" >"$dir/$name.start.log" 2>&1; then
-      echo "services: $name failed to start:" >&2
+      echo "services: $name failed to start (log: $dir/$name.start.log; server logs under $dir/$name/):" >&2
       tail -n 30 "$dir/$name.start.log" >&2
       find "$dir/$name" -name '*.log' -exec sh -c 'echo "--- $1"; tail -n 20 "$1"' _ {} \; >&2 2>/dev/null
       exit 1
