@@ -176,3 +176,17 @@ bool ss_pool_release(ss_pool *p, ss_pool_conn *pc, ss_code rc)
     if (drop) pool_close(p, pc);
     return retry;
 }
+
+ss_code ss_pool_run(ss_pool *p, bool repeatable,
+                    ss_code (*fn)(void *conn, void *arg, ss_error *err), void *arg, ss_error *err)
+{
+    ss_code rc = SS_UNAVAILABLE;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        ss_pool_conn *pc;
+        rc = ss_pool_acquire(p, &pc, err);
+        if (rc != SS_OK) return rc;
+        rc = fn(pc->conn, arg, err);
+        if (!ss_pool_release(p, pc, rc) || !repeatable) break;
+    }
+    return rc;
+}

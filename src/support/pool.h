@@ -74,4 +74,15 @@ bool ss_pool_conn_reused(const ss_pool_conn *pc);
  */
 bool ss_pool_release(ss_pool *p, ss_pool_conn *pc, ss_code rc);
 
+/*
+ * The whole acquire / work / release cycle: runs fn on a pooled connection and hands it back
+ * with fn's outcome. When release says the failure came from a connection that died while
+ * idle (see ss_pool_release) and the work is repeatable, fn runs once more on a fresh
+ * connection. Work that is not safe to repeat (a conditional write that may have reached the
+ * server would then report a false mismatch) passes repeatable = false. Returns fn's code, or
+ * acquire's when no connection could be had.
+ */
+ss_code ss_pool_run(ss_pool *p, bool repeatable,
+                    ss_code (*fn)(void *conn, void *arg, ss_error *err), void *arg, ss_error *err);
+
 #endif

@@ -3,7 +3,7 @@
  * flag, max open respected by many threads, the wait for a free connection (woken by a release,
  * or TIMEOUT with the driver's message), stale connections dropped (idle time, lifetime, an
  * older generation after a dead one), max idle, failed opens giving their slot back, the
- * retry verdict of release, and destroy closing what is idle.
+ * retry verdict of release, ss_pool_run's one retry, and destroy closing what is idle.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -353,6 +353,75 @@ static void test_open_failure(void)
     CHECK(atomic_load(&env.opened) == 1 && atomic_load(&env.closed) == 1);
 }
 
+/* The work ss_pool_run does: counts its calls, and fails on (and kills) the connection while
+ * kill_left says so, as a server restart does to every idle connection. */
+typedef struct run_work {
+    int calls;
+    int kill_left;
+    ss_code fail_with;
+} run_work;
+
+static ss_code run_fn(void *conn, void *arg, ss_error *err)
+{
+    run_work *w = arg;
+    fake_conn *c = conn;
+    w->calls++;
+    if (w->kill_left > 0) {
+        w->kill_left--;
+        c->dead = true;
+        return ss_error_set(err, w->fail_with, "connection lost (fake)");
+    }
+    return SS_OK;
+}
+
+static void test_run(void)
+{
+    fake_env env;
+    ss_error err;
+    ss_pool *p = make_pool(&env, 2, -1, 0, 0, 1000);
+    run_work w = {0};
+    CHECK_RC(ss_pool_run(p, true, run_fn, &w, &err), SS_OK, &err);
+    CHECK(w.calls == 1);
+
+    /* the idle connection died: repeatable work runs again on a fresh one and succeeds */
+    w = (run_work){.kill_left = 1, .fail_with = SS_UNAVAILABLE};
+    CHECK_RC(ss_pool_run(p, true, run_fn, &w, &err), SS_OK, &err);
+    CHECK(w.calls == 2);
+
+    /* work that is not safe to repeat gets the failure */
+    w = (run_work){.kill_left = 1, .fail_with = SS_UNAVAILABLE};
+    CHECK_RC(ss_pool_run(p, false, run_fn, &w, &err), SS_UNAVAILABLE, &err);
+    CHECK(w.calls == 1);
+
+    /* a fresh connection's failure is the server's answer: one call only */
+    w = (run_work){.kill_left = 2, .fail_with = SS_UNAVAILABLE};
+    CHECK_RC(ss_pool_run(p, true, run_fn, &w, &err), SS_UNAVAILABLE, &err);
+    CHECK(w.calls == 1);
+
+    /* at most one retry, even when the fresh connection dies too */
+    CHECK_RC(ss_pool_run(p, true, run_fn, &(run_work){0}, &err), SS_OK, &err);
+    w = (run_work){.kill_left = 2, .fail_with = SS_UNAVAILABLE};
+    CHECK_RC(ss_pool_run(p, true, run_fn, &w, &err), SS_UNAVAILABLE, &err);
+    CHECK(w.calls == 2);
+
+    /* other failures are never retried */
+    CHECK_RC(ss_pool_run(p, true, run_fn, &(run_work){0}, &err), SS_OK, &err);
+    w = (run_work){.kill_left = 1, .fail_with = SS_ETAG_MISMATCH};
+    CHECK_RC(ss_pool_run(p, true, run_fn, &w, &err), SS_ETAG_MISMATCH, &err);
+    CHECK(w.calls == 1);
+
+    /* no connection to be had: acquire's error, and the work never runs */
+    ss_pool_destroy(p);
+    p = make_pool(&env, 1, -1, 0, 0, 200);
+    atomic_store(&env.fail_opens, 1);
+    w = (run_work){0};
+    CHECK_RC(ss_pool_run(p, true, run_fn, &w, &err), SS_UNAVAILABLE, &err);
+    CHECK_STR(err.message, "connection refused");
+    CHECK(w.calls == 0);
+    ss_pool_destroy(p);
+    CHECK(atomic_load(&env.opened) == atomic_load(&env.closed));
+}
+
 int main(void)
 {
     test_reuse();
@@ -363,5 +432,6 @@ int main(void)
     test_idle_and_lifetime();
     test_max_idle();
     test_open_failure();
+    test_run();
     return check_done("test_pool");
 }
