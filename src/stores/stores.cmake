@@ -8,8 +8,11 @@ ss_driver(sqlite SYMBOL ss_driver_sqlite SOURCES src/stores/sqlite.c PKG sqlite3
 # --- network servers ---
 ss_driver(etcd SYMBOL ss_driver_etcd SOURCES src/stores/etcd.c PKG libcurl jansson)
 ss_driver(memcached SYMBOL ss_driver_memcached SOURCES src/stores/memcached.c PKG libmemcached)
-ss_driver(mysql SYMBOL ss_driver_mysql SOURCES src/stores/mysql.c PKG libmariadb)
-ss_driver(postgresql SYMBOL ss_driver_postgresql SOURCES src/stores/postgresql.c PKG libpq)
+# The SQL drivers are dialects of src/stores/sql/sql.c (listed by each; built once).
+ss_driver(mysql SYMBOL ss_driver_mysql PKG libmariadb
+          SOURCES src/stores/sql/sql.c src/stores/sql/mysql.c src/stores/sql/mysql_dsn.c)
+ss_driver(postgresql SYMBOL ss_driver_postgresql PKG libpq
+          SOURCES src/stores/sql/sql.c src/stores/sql/postgresql.c)
 ss_driver(redis SYMBOL ss_driver_redis SOURCES src/stores/redis/redis.c src/stores/redis/cluster.c PKG hiredis)
 ss_driver(zookeeper SYMBOL ss_driver_zookeeper SOURCES src/stores/zookeeper.c
           LIBS zookeeper_mt HEADER zookeeper/zookeeper.h DEFINES THREADED)

@@ -11,9 +11,11 @@
  *
  * Every statement is prepared once per connection; bulk gets use one prepared IN (...) query
  * per size bucket; transactions and bulk writes run inside one SQL transaction.
+ * The pool, retries, ETag checks and the sweep thread are the SQL drivers' common part (sql.c);
+ * this file is the MySQL dialect: statements and Connector/C calls. The DSN parser is
+ * mysql_dsn.c.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -28,8 +30,8 @@
 #include <mysqld_error.h>
 
 #include "statestore/driver.h"
-#include "support/periodic.h"
-#include "support/pool.h"
+#include "stores/sql/mysql_dsn.h"
+#include "stores/sql/sql.h"
 #include "support/strbuf.h"
 
 #define MY_SCHEMA_VERSION 1
@@ -55,20 +57,9 @@ typedef struct my_conn {
     bool broken;                   /* the server went away: never reuse */
 } my_conn;
 
-typedef struct my_dsn {
-    char *user;
-    char *pass;
-    char *host;
-    char *socket;
-    unsigned port;
-    char *dbname;
-    int tls; /* 0 off, 1 on + verify, 2 on without verify, 3 preferred */
-    int64_t connect_timeout_ms, read_timeout_ms, write_timeout_ms;
-} my_dsn;
-
 typedef struct my_store {
-    ss_ctx *ctx;
-    my_dsn dsn;
+    ss_sql base; /* first: the instance is also the common part's (its pool holds my_conn) */
+    ss_mysql_dsn dsn;
     char *pem;
     char *schema;
     char *table;
@@ -84,10 +75,6 @@ typedef struct my_store {
     int64_t max_open, max_idle;
     int64_t lifetime_ms, idle_ms;
     bool expiry_is_timestamp; /* expiredate is TIMESTAMP (Dapr) rather than DATETIME (ours) */
-
-    ss_pool *pool; /* of my_conn */
-
-    ss_periodic *gc; /* the expired-row sweep; NULL when disabled */
 } my_store;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -104,19 +91,6 @@ static bool my_valid_ident(const char *s)
         if (!(isalnum(c) || c == '_' || c == '$')) return false;
     }
     return !isdigit((unsigned char)s[0]) || strspn(s, "0123456789") != n;
-}
-
-static bool my_is_uuid(const char *s)
-{
-    if (strlen(s) != 36) return false;
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-') return false;
-        } else if (!isxdigit((unsigned char)s[i])) {
-            return false;
-        }
-    }
-    return true;
 }
 
 static bool my_conn_lost(unsigned code)
@@ -227,203 +201,6 @@ static bool my_unwrap_dapr_binary(char *data, size_t *len)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* The DSN, as Go's mysql driver (and so Dapr) takes it:                                      */
-/*   [user[:password]@][net[(addr)]]/dbname[?param=value&...]                                 */
-/* ------------------------------------------------------------------------------------------ */
-
-static void my_dsn_free(my_dsn *d)
-{
-    free(d->user);
-    free(d->pass);
-    free(d->host);
-    free(d->socket);
-    free(d->dbname);
-    memset(d, 0, sizeof *d);
-}
-
-static char *my_unescape(const char *s, size_t n)
-{
-    char *out = malloc(n + 1);
-    if (!out) return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
-            isxdigit((unsigned char)s[i + 2])) {
-            char hex[3] = {s[i + 1], s[i + 2], 0};
-            out[o++] = (char)strtol(hex, NULL, 16);
-            i += 2;
-        } else if (s[i] == '+') {
-            out[o++] = ' ';
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
-
-/* Go durations ("5s", "1m30s", "500ms"); -1 when malformed. */
-static int64_t my_go_duration_ms(const char *s)
-{
-    int64_t total = 0;
-    if (!*s) return -1;
-    while (*s) {
-        char *end;
-        errno = 0;
-        double v = strtod(s, &end);
-        if (end == s || errno) return -1;
-        s = end;
-        double unit;
-        if (strncmp(s, "ms", 2) == 0)
-            unit = 1, s += 2;
-        else if (*s == 's')
-            unit = 1000, s++;
-        else if (*s == 'm')
-            unit = 60000, s++;
-        else if (*s == 'h')
-            unit = 3600000, s++;
-        else
-            return -1;
-        total += (int64_t)(v * unit);
-    }
-    return total;
-}
-
-/* Parses the DSN. Messages never quote the DSN (it may carry the password). */
-static ss_code my_dsn_parse(const char *s, my_dsn *d, ss_error *err)
-{
-    memset(d, 0, sizeof *d);
-    const char *close = strrchr(s, ')');
-    const char *at_search_end = close ? close : s + strlen(s);
-    const char *slash = close ? strchr(close, '/') : NULL;
-    if (!close) {
-        /* no address: the first '/' after the credentials */
-        const char *at = NULL;
-        for (const char *p = s; *p; p++)
-            if (*p == '@') at = p;
-        slash = strchr(at ? at : s, '/');
-    }
-    if (!slash)
-        return ss_error_set(err, SS_INVALID,
-                            "property connectionString: expected Go DSN form "
-                            "\"user:password@tcp(host:port)/dbname?params\" (no '/' found)");
-    /* credentials: everything before the last '@' preceding the address */
-    const char *at = NULL;
-    for (const char *p = s; p < at_search_end && p < slash; p++)
-        if (*p == '@') at = p;
-    const char *addr_start = s;
-    if (at) {
-        const char *colon = memchr(s, ':', (size_t)(at - s));
-        d->user = strndup(s, (size_t)((colon ? colon : at) - s));
-        d->pass = colon ? strndup(colon + 1, (size_t)(at - colon - 1)) : NULL;
-        addr_start = at + 1;
-        if (!d->user || (colon && !d->pass)) goto nomem;
-    }
-    /* net(addr) */
-    size_t alen = (size_t)(slash - addr_start);
-    d->port = 3306;
-    if (alen > 0) {
-        const char *paren = memchr(addr_start, '(', alen);
-        size_t netlen = paren ? (size_t)(paren - addr_start) : alen;
-        char net[16];
-        if (netlen >= sizeof net) goto badnet;
-        memcpy(net, addr_start, netlen);
-        net[netlen] = '\0';
-        const char *addr = paren ? paren + 1 : NULL;
-        size_t addrlen = paren ? (size_t)(slash - 1 - addr) : 0;
-        if (paren && slash[-1] != ')') goto badnet;
-        if (strcmp(net, "unix") == 0) {
-            if (!addr || addrlen == 0) goto badnet;
-            d->socket = strndup(addr, addrlen);
-            if (!d->socket) goto nomem;
-        } else if (strcmp(net, "tcp") == 0 || strcmp(net, "tcp6") == 0 || netlen == 0) {
-            if (addr && addrlen > 0) {
-                const char *colon = NULL;
-                const char *hs = addr, *he = addr + addrlen;
-                if (*addr == '[') {
-                    const char *rb = memchr(addr, ']', addrlen);
-                    if (!rb) goto badnet;
-                    hs = addr + 1;
-                    he = rb;
-                    colon = (rb + 1 < addr + addrlen && rb[1] == ':') ? rb + 1 : NULL;
-                } else {
-                    colon = memchr(addr, ':', addrlen);
-                    if (colon) he = colon;
-                }
-                d->host = strndup(hs, (size_t)(he - hs));
-                if (!d->host) goto nomem;
-                if (colon) {
-                    char *end;
-                    long port = strtol(colon + 1, &end, 10);
-                    if (end != addr + addrlen || port <= 0 || port > 65535) goto badnet;
-                    d->port = (unsigned)port;
-                }
-            }
-        } else {
-            goto badnet;
-        }
-    }
-    if (!d->host && !d->socket) d->host = strdup("127.0.0.1");
-    if (!d->host && !d->socket) goto nomem;
-
-    /* dbname?params */
-    const char *q = strchr(slash + 1, '?');
-    size_t dblen = q ? (size_t)(q - slash - 1) : strlen(slash + 1);
-    d->dbname = my_unescape(slash + 1, dblen);
-    if (!d->dbname) goto nomem;
-    for (const char *p = q ? q + 1 : NULL; p && *p;) {
-        const char *amp = strchr(p, '&');
-        size_t n = amp ? (size_t)(amp - p) : strlen(p);
-        const char *eq = memchr(p, '=', n);
-        if (eq) {
-            size_t kl = (size_t)(eq - p);
-            char *val = my_unescape(eq + 1, n - kl - 1);
-            if (!val) goto nomem;
-            bool ok = true;
-            if (kl == 3 && strncmp(p, "tls", 3) == 0) {
-                if (strcmp(val, "true") == 0 || strcmp(val, "custom") == 0)
-                    d->tls = 1;
-                else if (strcmp(val, "skip-verify") == 0)
-                    d->tls = 2;
-                else if (strcmp(val, "preferred") == 0)
-                    d->tls = 3;
-                else if (strcmp(val, "false") == 0)
-                    d->tls = 0;
-                else
-                    ok = false;
-            } else if (kl == 7 && strncmp(p, "timeout", 7) == 0) {
-                ok = (d->connect_timeout_ms = my_go_duration_ms(val)) >= 0;
-            } else if (kl == 11 && strncmp(p, "readTimeout", 11) == 0) {
-                ok = (d->read_timeout_ms = my_go_duration_ms(val)) >= 0;
-            } else if (kl == 12 && strncmp(p, "writeTimeout", 12) == 0) {
-                ok = (d->write_timeout_ms = my_go_duration_ms(val)) >= 0;
-            }
-            /* parseTime, loc, charset, allowNativePasswords ... change nothing here */
-            if (!ok) {
-                ss_code rc = ss_error_set(err, SS_INVALID,
-                                          "property connectionString: bad value for DSN "
-                                          "parameter %.*s",
-                                          (int)kl, p);
-                free(val);
-                my_dsn_free(d);
-                return rc;
-            }
-            free(val);
-        }
-        p = amp ? amp + 1 : NULL;
-    }
-    return SS_OK;
-badnet:
-    my_dsn_free(d);
-    return ss_error_set(err, SS_INVALID,
-                        "property connectionString: the address must be tcp(host:port) or "
-                        "unix(/path/to/socket)");
-nomem:
-    my_dsn_free(d);
-    return ss_error_set(err, SS_NOMEM, "out of memory");
-}
-
-/* ------------------------------------------------------------------------------------------ */
 /* Connections and the pool                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 
@@ -501,31 +278,29 @@ static ss_code my_connect(my_store *s, const char *db, my_conn **out, ss_error *
     return SS_OK;
 }
 
-static ss_code my_pool_open(void *arg, void **conn, ss_error *err)
+static ss_code my_pool_open(ss_sql *base, void **conn, ss_error *err)
 {
-    my_store *s = arg;
+    my_store *s = (my_store *)base;
     my_conn *c = NULL;
     ss_code rc = my_connect(s, s->schema, &c, err);
     if (rc == SS_OK) *conn = c;
     return rc;
 }
 
-static void my_pool_close(void *arg, void *conn)
+static void my_pool_close(void *conn)
 {
-    (void)arg;
     my_conn_free(conn);
 }
 
-static ss_pool_verdict my_pool_check(void *arg, void *conn)
+static ss_pool_verdict my_pool_check(void *conn)
 {
-    (void)arg;
     const my_conn *c = conn;
     return c->broken ? SS_POOL_DEAD : SS_POOL_KEEP;
 }
 
-static ss_code my_pool_exhausted(void *arg, ss_error *err)
+static ss_code my_pool_exhausted(ss_sql *base, ss_error *err)
 {
-    my_store *s = arg;
+    my_store *s = (my_store *)base;
     return ss_error_set(err, SS_TIMEOUT,
                         "no free connection within %" PRId64 " s (maxOpenConns %" PRId64 ")",
                         s->timeout_s, s->max_open);
@@ -664,8 +439,10 @@ static void my_bind_ll(MYSQL_BIND *b, long long *v)
 /* Single operations                                                                          */
 /* ------------------------------------------------------------------------------------------ */
 
-static ss_code my_get_once(my_store *s, my_conn *c, const ss_op *op, ss_value **out, ss_error *err)
+static ss_code my_get(ss_sql *base, void *conn, const ss_op *op, ss_value **out, ss_error *err)
 {
+    my_store *s = (my_store *)base;
+    my_conn *c = conn;
     ss_code rc = my_prepare(c, &c->st[ST_GET], s->sql[ST_GET], err);
     if (rc != SS_OK) return rc;
     MYSQL_STMT *st = c->st[ST_GET];
@@ -686,39 +463,12 @@ static ss_code my_get_once(my_store *s, my_conn *c, const ss_op *op, ss_value **
     return rc;
 }
 
-static ss_code my_get(void *self, const ss_op *op, ss_value **out, ss_error *err)
-{
-    my_store *s = self;
-    ss_code rc = SS_UNAVAILABLE;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        ss_pool_conn *pc;
-        rc = ss_pool_acquire(s->pool, &pc, err);
-        if (rc != SS_OK) return rc;
-        rc = my_get_once(s, ss_pool_conn_get(pc), op, out, err);
-        if (!ss_pool_release(s->pool, pc, rc)) break;
-    }
-    return rc;
-}
-
-static ss_code my_check_etag(const ss_op *op, ss_error *err)
-{
-    if (op->cond == SS_COND_MATCH && !my_is_uuid(op->etag))
-        return ss_error_set(err, SS_ETAG_INVALID, "key \"%s\": etag is not a UUID", op->key);
-    return SS_OK;
-}
-
-static ss_code my_cond_error(const ss_op *op, ss_error *err)
-{
-    if (op->cond == SS_COND_ABSENT)
-        return ss_error_set(err, SS_ETAG_MISMATCH, "key \"%s\": already exists (first-write)",
-                            op->key);
-    return ss_error_set(err, SS_ETAG_MISMATCH,
-                        "key \"%s\": etag mismatch (missing, expired or changed)", op->key);
-}
-
 /* One write statement. On success the condition held; etag receives the new ETag of a set. */
-static ss_code my_write_once(my_store *s, my_conn *c, const ss_op *op, char etag[37], ss_error *err)
+static ss_code my_write(ss_sql *base, void *conn, const ss_op *op, char etag[SS_SQL_ETAG_SIZE],
+                        ss_error *err)
 {
+    my_store *s = (my_store *)base;
+    my_conn *c = conn;
     int which;
     if (op->kind == SS_DRV_SET)
         which = op->cond == SS_COND_MATCH    ? ST_SET_MATCH
@@ -767,56 +517,17 @@ static ss_code my_write_once(my_store *s, my_conn *c, const ss_op *op, char etag
     /* No CLIENT_FOUND_ROWS: an ON DUPLICATE KEY UPDATE that changed nothing (first-write on a
      * live row) reports 0. Every real write changes eTag, so it always reports >= 1. */
     my_ulonglong rows = mysql_stmt_affected_rows(st);
-    if (op->cond != SS_COND_ANY && (rows == 0 || rows == (my_ulonglong)-1))
-        return my_cond_error(op, err);
+    if (!ss_sql_cond_met(op, rows == (my_ulonglong)-1 ? -1 : (int64_t)rows))
+        return ss_sql_cond_error(op, err);
     return SS_OK;
 }
 
-static ss_code my_write(my_store *s, const ss_op *op, char **etag_out, ss_error *err)
+static ss_code my_ping(ss_sql *s, void *conn, ss_error *err)
 {
-    ss_code rc = my_check_etag(op, err);
-    if (rc != SS_OK) return rc;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        ss_pool_conn *pc;
-        rc = ss_pool_acquire(s->pool, &pc, err);
-        if (rc != SS_OK) return rc;
-        char etag[37] = "";
-        rc = my_write_once(s, ss_pool_conn_get(pc), op, etag, err);
-        if (rc == SS_OK && etag_out && op->kind == SS_DRV_SET) {
-            *etag_out = ss_strdup(etag);
-            if (!*etag_out) rc = ss_error_set(err, SS_NOMEM, "out of memory");
-        }
-        /* Only unconditional writes are repeated (a repeated conditional write that did
-         * reach the server would report a false mismatch). */
-        bool again = ss_pool_release(s->pool, pc, rc);
-        if (!again || op->cond != SS_COND_ANY) break;
-    }
-    return rc;
-}
-
-static ss_code my_set(void *self, const ss_op *op, char **etag_out, ss_error *err)
-{
-    return my_write(self, op, etag_out, err);
-}
-
-static ss_code my_del(void *self, const ss_op *op, ss_error *err)
-{
-    return my_write(self, op, NULL, err);
-}
-
-static ss_code my_ping(void *self, ss_error *err)
-{
-    my_store *s = self;
-    ss_code rc = SS_UNAVAILABLE;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        ss_pool_conn *pc;
-        rc = ss_pool_acquire(s->pool, &pc, err);
-        if (rc != SS_OK) return rc;
-        my_conn *c = ss_pool_conn_get(pc);
-        rc = mysql_ping(c->m) == 0 ? SS_OK : my_fail(c, err);
-        if (rc != SS_OK && !c->broken) c->broken = true;
-        if (!ss_pool_release(s->pool, pc, rc)) break;
-    }
+    (void)s;
+    my_conn *c = conn;
+    ss_code rc = mysql_ping(c->m) == 0 ? SS_OK : my_fail(c, err);
+    if (rc != SS_OK) c->broken = true;
     return rc;
 }
 
@@ -824,26 +535,9 @@ static ss_code my_ping(void *self, ss_error *err)
 /* Bulk get                                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 
-typedef struct my_keyidx {
-    const char *key;
-    size_t len;
-    size_t idx;
-} my_keyidx;
-
-static int my_keycmp(const void *a, const void *b)
-{
-    const my_keyidx *x = a, *y = b;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->key, y->key, n);
-    if (c) return c;
-    if (x->len != y->len) return x->len < y->len ? -1 : 1;
-    return x->idx < y->idx ? -1 : (x->idx > y->idx);
-}
-
 /* One IN (...) query for ops[0..n) (n <= MY_BULK_MAX); fills the items of matching keys. */
 static ss_code my_bulk_get_chunk(my_store *s, my_conn *c, const ss_op *ops, size_t n,
-                                 const my_keyidx *sorted, size_t total, ss_results *out,
-                                 ss_error *err)
+                                 const ss_sql_keys *keys, ss_results *out, ss_error *err)
 {
     size_t b = 0;
     while (my_buckets[b] < n) b++;
@@ -870,19 +564,10 @@ static ss_code my_bulk_get_chunk(my_store *s, my_conn *c, const ss_op *ops, size
             rc = my_stmt_fail(c, st, err);
             break;
         }
-        my_keyidx probe = {r.id, r.id_len < sizeof r.id ? r.id_len : sizeof r.id - 1, 0};
-        size_t lo = 0, hi = total;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (my_keycmp(&sorted[mid], &probe) < 0)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        for (size_t k = lo; k < total && sorted[k].len == probe.len &&
-                            memcmp(sorted[k].key, probe.key, probe.len) == 0;
+        size_t len = r.id_len < sizeof r.id ? r.id_len : sizeof r.id - 1, i;
+        for (size_t k = ss_sql_keys_lower(keys, r.id, len); ss_sql_keys_at(keys, k, r.id, len, &i);
              k++) {
-            ss_item_result *it = &out->items[sorted[k].idx];
+            ss_item_result *it = &out->items[i];
             if (it->value) continue;
             rc = my_row_value(st, &r, 1, &it->value, err);
             if (rc != SS_OK) break;
@@ -893,40 +578,14 @@ static ss_code my_bulk_get_chunk(my_store *s, my_conn *c, const ss_op *ops, size
     return rc;
 }
 
-static ss_code my_bulk_get_once(my_store *s, my_conn *c, const ss_op *ops, size_t count,
-                                ss_results *out, ss_error *err)
+static ss_code my_bulk_get(ss_sql *base, void *conn, const ss_op *ops, size_t count,
+                           const ss_sql_keys *keys, ss_results *out, ss_error *err)
 {
-    my_keyidx *sorted = malloc(count * sizeof *sorted);
-    if (!sorted) return ss_error_set(err, SS_NOMEM, "out of memory");
-    for (size_t i = 0; i < count; i++) sorted[i] = (my_keyidx){ops[i].key, ops[i].key_len, i};
-    qsort(sorted, count, sizeof *sorted, my_keycmp);
+    my_store *s = (my_store *)base;
     ss_code rc = SS_OK;
     for (size_t off = 0; off < count && rc == SS_OK; off += MY_BULK_MAX) {
         size_t n = count - off < MY_BULK_MAX ? count - off : MY_BULK_MAX;
-        rc = my_bulk_get_chunk(s, c, ops + off, n, sorted, count, out, err);
-    }
-    free(sorted);
-    if (rc != SS_OK) {
-        for (size_t i = 0; i < count; i++) {
-            ss_value_free(out->items[i].value);
-            out->items[i].value = NULL;
-        }
-    }
-    return rc;
-}
-
-static ss_code my_bulk_get(void *self, const ss_op *ops, size_t count, ss_results *out,
-                           ss_error *err)
-{
-    my_store *s = self;
-    if (count == 0) return SS_OK;
-    ss_code rc = SS_UNAVAILABLE;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        ss_pool_conn *pc;
-        rc = ss_pool_acquire(s->pool, &pc, err);
-        if (rc != SS_OK) return rc;
-        rc = my_bulk_get_once(s, ss_pool_conn_get(pc), ops, count, out, err);
-        if (!ss_pool_release(s->pool, pc, rc)) break;
+        rc = my_bulk_get_chunk(s, conn, ops + off, n, keys, out, err);
     }
     return rc;
 }
@@ -939,7 +598,7 @@ static ss_code my_bulk_get(void *self, const ss_op *ops, size_t count, ss_result
  * prepared statements: one round trip per MY_BULK_MAX items. Unused rows of a bucket repeat
  * the last item, which writes (or deletes) the same row again: a no-op. */
 static ss_code my_batch(my_store *s, my_conn *c, const ss_op *ops, const size_t *idx, size_t n,
-                        char (*etags)[37], bool del, ss_error *err)
+                        char (*etags)[SS_SQL_ETAG_SIZE], bool del, ss_error *err)
 {
     size_t per = del ? 1 : 5;
     MYSQL_BIND *p = malloc(MY_BULK_MAX * per * sizeof *p);
@@ -980,23 +639,11 @@ static ss_code my_batch(my_store *s, my_conn *c, const ss_op *ops, const size_t 
     return rc;
 }
 
-static bool my_has_duplicate_keys(const ss_op *ops, size_t count)
-{
-    my_keyidx *k = malloc(count * sizeof *k);
-    if (!k) return true; /* the item-by-item path needs no memory for this */
-    for (size_t i = 0; i < count; i++) k[i] = (my_keyidx){ops[i].key, ops[i].key_len, i};
-    qsort(k, count, sizeof *k, my_keycmp);
-    bool dup = false;
-    for (size_t i = 1; i < count && !dup; i++)
-        dup = k[i].len == k[i - 1].len && memcmp(k[i].key, k[i - 1].key, k[i].len) == 0;
-    free(k);
-    return dup;
-}
-
 /* One attempt at a transaction; batch sends the unconditional ops as multi-row statements
  * (only when no key repeats: ops on distinct keys commute, so the order still holds). */
 static ss_code my_transact_once(my_store *s, my_conn *c, const ss_op *ops, size_t count, bool batch,
-                                char (*etags)[37], size_t *idx, bool *batch_failed, ss_error *err)
+                                char (*etags)[SS_SQL_ETAG_SIZE], size_t *idx, bool *batch_failed,
+                                ss_error *err)
 {
     *batch_failed = false;
     ss_code rc = my_query(c, "START TRANSACTION", err);
@@ -1007,7 +654,7 @@ static ss_code my_transact_once(my_store *s, my_conn *c, const ss_op *ops, size_
             continue;
         }
         ss_error e;
-        rc = my_write_once(s, c, &ops[i], etags[i], &e);
+        rc = my_write(&s->base, c, &ops[i], etags[i], &e);
         if (rc == SS_ETAG_MISMATCH)
             ss_error_set(err, rc, "%s", e.message);
         else if (rc != SS_OK)
@@ -1026,33 +673,22 @@ static ss_code my_transact_once(my_store *s, my_conn *c, const ss_op *ops, size_
     return rc;
 }
 
-static ss_code my_transact(void *self, const ss_op *ops, size_t count, const ss_pair *metadata,
-                           size_t metadata_count, ss_error *err)
+static ss_code my_transact(ss_sql *base, void *conn, const ss_op *ops, size_t count, ss_error *err)
 {
-    my_store *s = self;
-    if (count == 0) return SS_OK;
-    for (size_t i = 0; i < count; i++) {
-        ss_code rc = my_check_etag(&ops[i], err);
-        if (rc != SS_OK) return rc;
-    }
-    char (*etags)[37] = calloc(count, sizeof *etags);
+    my_store *s = (my_store *)base;
+    my_conn *c = conn;
+    char (*etags)[SS_SQL_ETAG_SIZE] = calloc(count, sizeof *etags);
     size_t *idx = malloc(count * sizeof *idx);
+    ss_code rc = SS_OK;
     if (!etags || !idx) {
-        free(etags);
-        free(idx);
-        return ss_error_set(err, SS_NOMEM, "out of memory");
-    }
-    ss_pool_conn *pc;
-    ss_code rc = ss_pool_acquire(s->pool, &pc, err);
-    if (rc == SS_OK) {
-        my_conn *c = ss_pool_conn_get(pc);
+        rc = ss_error_set(err, SS_NOMEM, "out of memory");
+    } else {
         bool batch_failed;
-        rc = my_transact_once(s, c, ops, count, count > 1 && !my_has_duplicate_keys(ops, count),
+        rc = my_transact_once(s, c, ops, count, count > 1 && !ss_sql_has_duplicate_keys(ops, count),
                               etags, idx, &batch_failed, err);
         /* A multi-row statement cannot say which key failed: run again op by op to name it. */
         if (rc != SS_OK && batch_failed && !c->broken)
             rc = my_transact_once(s, c, ops, count, false, etags, idx, &batch_failed, err);
-        ss_pool_release(s->pool, pc, rc);
     }
     free(etags);
     free(idx);
@@ -1064,12 +700,12 @@ static ss_code my_transact(void *self, const ss_op *ops, size_t count, const ss_
  * a condition run one by one, and a mismatch only marks its item. Any other statement error
  * may have rolled back the transaction (a deadlock does), so then everything is rolled back
  * and every item run again on its own, each getting its own outcome. */
-static ss_code my_bulk_write(void *self, const ss_op *ops, size_t count, ss_results *out,
-                             ss_error *err)
+static ss_code my_bulk_write(ss_sql *base, void *conn, const ss_op *ops, size_t count,
+                             ss_item_result *items, ss_error *err)
 {
-    my_store *s = self;
-    if (count == 0) return SS_OK;
-    char (*etags)[37] = calloc(count, sizeof *etags);
+    my_store *s = (my_store *)base;
+    my_conn *c = conn;
+    char (*etags)[SS_SQL_ETAG_SIZE] = calloc(count, sizeof *etags);
     ss_code *codes = calloc(count, sizeof *codes);
     size_t *sets = malloc(count * sizeof *sets), *dels = malloc(count * sizeof *dels);
     if (!etags || !codes || !sets || !dels) {
@@ -1079,13 +715,10 @@ static ss_code my_bulk_write(void *self, const ss_op *ops, size_t count, ss_resu
         free(dels);
         return ss_error_set(err, SS_NOMEM, "out of memory");
     }
-    bool batch = !my_has_duplicate_keys(ops, count);
-    ss_pool_conn *pc = NULL;
-    ss_code rc = ss_pool_acquire(s->pool, &pc, err);
-    my_conn *c = pc ? ss_pool_conn_get(pc) : NULL;
+    bool batch = !ss_sql_has_duplicate_keys(ops, count);
     ss_error e;
     bool redo = false;
-    if (rc == SS_OK) rc = my_query(c, "START TRANSACTION", err);
+    ss_code rc = my_query(c, "START TRANSACTION", err);
     size_t nsets = 0, ndels = 0;
     for (size_t i = 0; rc == SS_OK && i < count; i++) {
         if (batch && ops[i].cond == SS_COND_ANY) {
@@ -1095,15 +728,14 @@ static ss_code my_bulk_write(void *self, const ss_op *ops, size_t count, ss_resu
                 dels[ndels++] = i;
             continue;
         }
-        codes[i] = my_check_etag(&ops[i], &e);
-        if (codes[i] == SS_OK) codes[i] = my_write_once(s, c, &ops[i], etags[i], &e);
+        codes[i] = my_write(base, c, &ops[i], etags[i], &e);
         if (codes[i] != SS_OK) {
-            if (codes[i] != SS_ETAG_MISMATCH && codes[i] != SS_ETAG_INVALID) {
+            if (codes[i] != SS_ETAG_MISMATCH) {
                 redo = true;
                 break;
             }
-            out->items[i].code = codes[i];
-            out->items[i].error = ss_strdup(e.message);
+            items[i].code = codes[i];
+            items[i].error = ss_strdup(e.message);
         }
     }
     if (rc == SS_OK && !redo && nsets &&
@@ -1118,11 +750,10 @@ static ss_code my_bulk_write(void *self, const ss_op *ops, size_t count, ss_resu
         ss_error ignored;
         my_query(c, "ROLLBACK", &ignored);
         for (size_t i = 0; i < count; i++) {
-            ss_item_result *it = &out->items[i];
+            ss_item_result *it = &items[i];
             free(it->error);
             it->error = NULL;
-            it->code = my_check_etag(&ops[i], &e);
-            if (it->code == SS_OK) it->code = my_write_once(s, c, &ops[i], etags[i], &e);
+            it->code = my_write(base, c, &ops[i], etags[i], &e);
             if (it->code != SS_OK)
                 it->error = ss_strdup(e.message);
             else if (ops[i].kind == SS_DRV_SET)
@@ -1130,10 +761,8 @@ static ss_code my_bulk_write(void *self, const ss_op *ops, size_t count, ss_resu
         }
     } else if (rc == SS_OK) {
         for (size_t i = 0; i < count; i++)
-            if (codes[i] == SS_OK && ops[i].kind == SS_DRV_SET)
-                out->items[i].etag = ss_strdup(etags[i]);
+            if (codes[i] == SS_OK && ops[i].kind == SS_DRV_SET) items[i].etag = ss_strdup(etags[i]);
     }
-    ss_pool_release(s->pool, pc, rc);
     free(etags);
     free(codes);
     free(sets);
@@ -1166,7 +795,7 @@ static ss_code my_verify_layout(my_store *s, my_conn *c, ss_error *err)
             s->expiry_is_timestamp = strcmp(type, "timestamp") == 0;
         if (strcmp(want[i], "value") == 0 &&
             (strcmp(type, "json") == 0 || strcmp(type, "longtext") == 0))
-            ss_log(s->ctx, SS_LOG_WARN,
+            ss_log(s->base.ctx, SS_LOG_WARN,
                    "table %s.%s has a JSON value column (created by Dapr): values that are not "
                    "valid JSON are refused by the database, and MySQL may reformat JSON",
                    s->schema, s->table);
@@ -1218,7 +847,7 @@ static ss_code my_migrate_locked(my_store *s, my_conn *c, ss_error *err)
     if (have) {
         rc = my_verify_layout(s, c, err);
     } else {
-        ss_log(s->ctx, SS_LOG_INFO, "creating state table %s.%s", s->schema, s->table);
+        ss_log(s->base.ctx, SS_LOG_INFO, "creating state table %s.%s", s->schema, s->table);
         sql = ss_asprintf("CREATE TABLE %s (\n"
                           "  id VARBINARY(255) NOT NULL PRIMARY KEY,\n"
                           "  value LONGBLOB NOT NULL,\n"
@@ -1284,40 +913,27 @@ static ss_code my_migrate(my_store *s, ss_error *err)
 /* Expired-row sweep                                                                          */
 /* ------------------------------------------------------------------------------------------ */
 
-static void my_sweep(my_store *s)
+static ss_code my_sweep(ss_sql *base, void *conn, int64_t *removed, ss_error *err)
 {
-    ss_pool_conn *pc;
-    ss_error err;
-    if (ss_pool_acquire(s->pool, &pc, &err) != SS_OK) {
-        ss_log(s->ctx, SS_LOG_WARN, "expired-row sweep skipped: %s", err.message);
-        return;
-    }
-    my_conn *c = ss_pool_conn_get(pc);
+    my_store *s = (my_store *)base;
+    my_conn *c = conn;
     /* One process per interval wins this conditional update (as Dapr does). */
     int64_t ms = s->cleanup_s * 1000 - 100;
     char *sql = ss_asprintf("INSERT INTO %s (id, value) VALUES ('%s', CURRENT_TIMESTAMP) ON "
                             "DUPLICATE KEY UPDATE value = IF(CURRENT_TIMESTAMP > DATE_ADD(value, "
                             "INTERVAL %" PRId64 "*1000 MICROSECOND), CURRENT_TIMESTAMP, value)",
                             s->meta_table, s->cleanup_key, ms);
-    ss_code rc = sql ? my_query(c, sql, &err) : ss_error_set(&err, SS_NOMEM, "out of memory");
+    ss_code rc = sql ? my_query(c, sql, err) : ss_error_set(err, SS_NOMEM, "out of memory");
     free(sql);
     if (rc == SS_OK && mysql_affected_rows(c->m) > 0) {
         sql = ss_asprintf(
             "DELETE FROM %s WHERE expiredate IS NOT NULL AND expiredate <= CURRENT_TIMESTAMP(3)",
             s->table);
-        rc = sql ? my_query(c, sql, &err) : ss_error_set(&err, SS_NOMEM, "out of memory");
+        rc = sql ? my_query(c, sql, err) : ss_error_set(err, SS_NOMEM, "out of memory");
         free(sql);
-        if (rc == SS_OK)
-            ss_log(s->ctx, SS_LOG_DEBUG, "removed %llu expired rows",
-                   (unsigned long long)mysql_affected_rows(c->m));
+        if (rc == SS_OK) *removed = (int64_t)mysql_affected_rows(c->m);
     }
-    if (rc != SS_OK) ss_log(s->ctx, SS_LOG_WARN, "expired-row sweep: %s", err.message);
-    ss_pool_release(s->pool, pc, rc);
-}
-
-static void my_sweep_task(void *arg)
-{
-    my_sweep(arg);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1327,16 +943,14 @@ static void my_sweep_task(void *arg)
 static void my_close(void *self)
 {
     my_store *s = self;
-    ss_periodic_stop(s->gc);
-    s->gc = NULL;
-    ss_pool_destroy(s->pool);
+    ss_sql_stop(&s->base);
     for (int i = 0; i < ST_COUNT; i++) free(s->sql[i]);
     for (size_t i = 0; i < MY_NBUCKETS; i++) {
         free(s->bulk_sql[i]);
         free(s->ups_sql[i]);
         free(s->dels_sql[i]);
     }
-    my_dsn_free(&s->dsn);
+    ss_mysql_dsn_free(&s->dsn);
     free(s->pem);
     free(s->schema);
     free(s->table);
@@ -1411,21 +1025,40 @@ static ss_code my_build_sql(my_store *s)
     return SS_OK;
 }
 
+/* Prepares the common statements on the first connection, so a table the statements do not
+ * fit fails open. */
+static ss_code my_prepare_common(ss_sql *base, void *conn, ss_error *err)
+{
+    my_store *s = (my_store *)base;
+    my_conn *c = conn;
+    ss_code rc = SS_OK;
+    for (int i = 0; rc == SS_OK && i < ST_COUNT; i++) rc = my_prepare(c, &c->st[i], s->sql[i], err);
+    return rc;
+}
+
+static const ss_sql_dialect my_dialect = {
+    .connect = my_pool_open,
+    .disconnect = my_pool_close,
+    .check = my_pool_check,
+    .exhausted = my_pool_exhausted,
+    .ping = my_ping,
+    .get = my_get,
+    .write = my_write,
+    .bulk_get = my_bulk_get,
+    .transact = my_transact,
+    .bulk_write = my_bulk_write,
+    .sweep = my_sweep,
+};
+
 static ss_code my_open(void *self, ss_ctx *ctx, ss_error *err)
 {
     my_store *s = self;
-    s->ctx = ctx;
-    const char *dsn = ss_prop(ctx, "connectionString");
-    const char *table = ss_prop(ctx, "tableName");
-    const char *meta = ss_prop(ctx, "metadataTableName");
+    s->base.ctx = ctx;
+    const char *dsn, *table, *meta;
     const char *schema = ss_prop(ctx, "schemaName");
     const char *pem = ss_prop(ctx, "pemPath");
-    ss_code rc;
-
-    if (!dsn || !*dsn)
-        return ss_error_set(err, SS_INVALID, "property connectionString is required");
-    if (!table || !*table) table = "state";
-    if (!meta || !*meta) meta = "dapr_metadata";
+    ss_code rc = ss_sql_props(ctx, &dsn, &table, &meta, err);
+    if (rc != SS_OK) return rc;
     if (!schema || !*schema) schema = "dapr_state_store";
     if (!my_valid_ident(table))
         return ss_error_set(err, SS_INVALID,
@@ -1452,7 +1085,7 @@ static ss_code my_open(void *self, ss_ctx *ctx, ss_error *err)
         (rc = ss_prop_duration_ms(ctx, "connMaxIdleTime", 1000, &s->idle_ms, err)) != SS_OK)
         return rc;
 
-    if ((rc = my_dsn_parse(dsn, &s->dsn, err)) != SS_OK) return rc;
+    if ((rc = ss_mysql_dsn_parse(dsn, &s->dsn, err)) != SS_OK) return rc;
     if (s->dsn.dbname[0] && strcmp(s->dsn.dbname, schema) != 0)
         ss_log(ctx, SS_LOG_WARN,
                "connectionString names database \"%s\", but the state lives in schemaName \"%s\"",
@@ -1479,13 +1112,8 @@ static ss_code my_open(void *self, ss_ctx *ctx, ss_error *err)
         .idle_ms = s->idle_ms,
         .lifetime_ms = s->lifetime_ms,
         .wait_ms = s->timeout_s * 1000,
-        .arg = s,
-        .open = my_pool_open,
-        .close = my_pool_close,
-        .check = my_pool_check,
-        .exhausted = my_pool_exhausted,
     };
-    if ((rc = ss_pool_create(&pool, &s->pool, err)) != SS_OK) {
+    if ((rc = ss_sql_start(&s->base, &my_dialect, ctx, &pool, err)) != SS_OK) {
         my_close(s);
         return rc;
     }
@@ -1498,27 +1126,10 @@ static ss_code my_open(void *self, ss_ctx *ctx, ss_error *err)
         my_close(s);
         return ss_error_set(err, SS_NOMEM, "out of memory");
     }
-    ss_pool_conn *pc;
-    if ((rc = ss_pool_acquire(s->pool, &pc, err)) != SS_OK) {
+    if ((rc = ss_sql_ready(&s->base, s->cleanup_s > 0 ? s->cleanup_s * 1000 : 0, my_prepare_common,
+                           err)) != SS_OK)
         my_close(s);
-        return rc;
-    }
-    /* Prepare the common statements now, so a table the statements do not fit fails open. */
-    my_conn *c = ss_pool_conn_get(pc);
-    for (int i = 0; rc == SS_OK && i < ST_COUNT; i++) rc = my_prepare(c, &c->st[i], s->sql[i], err);
-    ss_pool_release(s->pool, pc, rc);
-    if (rc != SS_OK) {
-        my_close(s);
-        return rc;
-    }
-    if (s->cleanup_s > 0) {
-        s->gc = ss_periodic_start(s->cleanup_s * 1000, my_sweep_task, s);
-        if (!s->gc) {
-            my_close(s);
-            return ss_error_set(err, SS_NOMEM, "cannot start the expired-row sweep thread");
-        }
-    }
-    return SS_OK;
+    return rc;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1554,8 +1165,7 @@ const ss_driver ss_driver_mysql = {
             .summary = "MySQL / MariaDB (Connector/C), table layout of Dapr's mysql component",
             .features =
                 {
-                    .flags = SS_FEATURE_ETAG | SS_FEATURE_FIRST_WRITE | SS_FEATURE_TRANSACTIONAL |
-                             SS_FEATURE_TTL | SS_FEATURE_BULK_NATIVE,
+                    .flags = SS_SQL_FEATURES,
                     .max_tx_ops = 0,
                     .max_key_len = MY_MAX_KEY_LEN,
                     .max_value_len = 0,
@@ -1566,12 +1176,5 @@ const ss_driver ss_driver_mysql = {
     .instance_size = sizeof(my_store),
     .open = my_open,
     .close = my_close,
-    .ping = my_ping,
-    .get = my_get,
-    .set = my_set,
-    .del = my_del,
-    .bulk_get = my_bulk_get,
-    .bulk_set = my_bulk_write,
-    .bulk_delete = my_bulk_write,
-    .transact = my_transact,
+    SS_SQL_DRIVER_SLOTS,
 };

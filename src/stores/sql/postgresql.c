@@ -7,6 +7,8 @@
  *   key text PRIMARY KEY, value bytea, etag uuid, created_at, updated_at, expires_at timestamptz
  * Every statement is prepared once per connection. Bulk writes and transactions are sent as one
  * libpq pipeline inside BEGIN/COMMIT: one network round trip for the work, one for COMMIT.
+ * The pool, retries, ETag checks and the sweep thread are the SQL drivers' common part (sql.c);
+ * this file is the PostgreSQL dialect: statements and libpq calls.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -23,8 +25,7 @@
 #include <libpq-fe.h>
 
 #include "statestore/driver.h"
-#include "support/periodic.h"
-#include "support/pool.h"
+#include "stores/sql/sql.h"
 #include "support/strbuf.h"
 
 #define PG_SCHEMA_VERSION 1
@@ -48,7 +49,7 @@ static const char *const pg_stmt_names[ST_COUNT] = {
 };
 
 typedef struct pg_store {
-    ss_ctx *ctx;
+    ss_sql base; /* first: the instance is also the common part's */
     char *conninfo;
     char *table;      /* possibly schema-qualified, validated identifier(s) */
     char *meta_table; /* same */
@@ -59,11 +60,7 @@ typedef struct pg_store {
     int64_t cleanup_ms;
     int64_t idle_ms;
     int64_t max_conns;
-
-    ss_pool *pool; /* of PGconn, each with every statement prepared */
-
-    ss_periodic *gc; /* the expired-row sweep; NULL when disabled */
-} pg_store;
+} pg_store; /* its pool holds PGconn, each with every statement prepared */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Small helpers                                                                              */
@@ -90,20 +87,6 @@ static bool pg_valid_ident(const char *s, bool allow_schema)
            pg_valid_ident_part(dot + 1, strlen(dot + 1));
 }
 
-/* Canonical UUID text (what the etag column holds); anything else can never match. */
-static bool pg_is_uuid(const char *s)
-{
-    if (strlen(s) != 36) return false;
-    for (int i = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-') return false;
-        } else if (!isxdigit((unsigned char)s[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static int64_t pg_be64(const char *p)
 {
     uint64_t v = 0;
@@ -115,7 +98,7 @@ static int64_t pg_be64(const char *p)
 /*
  * Every wait on the server is bounded by the store's timeout. libpq's blocking calls wait forever
  * on a server that is stopped (SIGSTOP, a hung host) while its socket still accepts bytes, and
- * statement_timeout needs a running server to fire. The bound is per thread: pg_acquire sets it
+ * statement_timeout needs a running server to fire. The bound is per thread: pg_enter sets it
  * for the thread that holds a connection, and every call on that connection happens there.
  */
 static _Thread_local int64_t pg_io_timeout_ms = 30000;
@@ -247,7 +230,7 @@ static void pg_notice(void *arg, const char *message)
     pg_store *s = arg;
     size_t n = strlen(message);
     while (n > 0 && message[n - 1] == '\n') n--;
-    ss_log(s->ctx, SS_LOG_DEBUG, "server notice: %.*s", (int)n, message);
+    ss_log(s->base.ctx, SS_LOG_DEBUG, "server notice: %.*s", (int)n, message);
 }
 
 static ss_code pg_connect(pg_store *s, PGconn **out, ss_error *err)
@@ -282,24 +265,22 @@ static ss_code pg_connect(pg_store *s, PGconn **out, ss_error *err)
     return SS_OK;
 }
 
-static ss_code pg_pool_open(void *arg, void **conn, ss_error *err)
+static ss_code pg_pool_open(ss_sql *s, void **conn, ss_error *err)
 {
     PGconn *pg = NULL;
-    ss_code rc = pg_connect(arg, &pg, err);
+    ss_code rc = pg_connect((pg_store *)s, &pg, err);
     if (rc == SS_OK) *conn = pg;
     return rc;
 }
 
-static void pg_pool_close(void *arg, void *conn)
+static void pg_pool_close(void *conn)
 {
-    (void)arg;
     PQfinish(conn);
 }
 
 /* A connection left inside a transaction or a pipeline cannot be handed to the next caller. */
-static ss_pool_verdict pg_pool_check(void *arg, void *conn)
+static ss_pool_verdict pg_pool_check(void *conn)
 {
-    (void)arg;
     PGconn *pg = conn;
     if (PQstatus(pg) != CONNECTION_OK) return SS_POOL_DEAD;
     if (PQtransactionStatus(pg) != PQTRANS_IDLE || PQpipelineStatus(pg) != PQ_PIPELINE_OFF)
@@ -307,21 +288,20 @@ static ss_pool_verdict pg_pool_check(void *arg, void *conn)
     return SS_POOL_KEEP;
 }
 
-static ss_code pg_pool_exhausted(void *arg, ss_error *err)
+static ss_code pg_pool_exhausted(ss_sql *base, ss_error *err)
 {
-    pg_store *s = arg;
+    const pg_store *s = (const pg_store *)base;
     return ss_error_set(err, SS_TIMEOUT,
                         "no free connection within %" PRId64 " ms (maxConns %" PRId64 ")",
                         s->timeout_ms, s->max_conns);
 }
 
-/* Also bounds this thread's waits on the server (see pg_await) for the time it holds the
- * connection, including the connect inside the pool. */
-static ss_code pg_acquire(pg_store *s, ss_pool_conn **out, ss_error *err)
+/* Bounds this thread's waits on the server (see pg_await) for the time it holds the
+ * connection it is about to take, including the connect inside the pool. */
+static void pg_enter(ss_sql *base)
 {
-    pg_io_timeout_ms = s->timeout_ms;
+    pg_io_timeout_ms = ((const pg_store *)base)->timeout_ms;
     pg_io_timed_out = false;
-    return ss_pool_acquire(s->pool, out, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -334,7 +314,7 @@ typedef struct pg_call {
     const char *vals[5];
     int lens[5];
     int fmts[5];
-    char etag[37];
+    char etag[SS_SQL_ETAG_SIZE];
     char ttl[24];
 } pg_call;
 
@@ -364,29 +344,6 @@ static void pg_build_write(const ss_op *op, pg_call *c)
     }
 }
 
-/* What a successful statement's row count means for the operation's condition. */
-static bool pg_cond_met(const ss_op *op, int64_t rows)
-{
-    if (op->cond == SS_COND_ANY) return true;
-    return rows > 0;
-}
-
-static ss_code pg_cond_error(const ss_op *op, ss_error *err)
-{
-    if (op->cond == SS_COND_ABSENT)
-        return ss_error_set(err, SS_ETAG_MISMATCH, "key \"%s\": already exists (first-write)",
-                            op->key);
-    return ss_error_set(err, SS_ETAG_MISMATCH,
-                        "key \"%s\": etag mismatch (missing, expired or changed)", op->key);
-}
-
-static ss_code pg_check_etag(const ss_op *op, ss_error *err)
-{
-    if (op->cond == SS_COND_MATCH && !pg_is_uuid(op->etag))
-        return ss_error_set(err, SS_ETAG_INVALID, "key \"%s\": etag is not a UUID", op->key);
-    return SS_OK;
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* Single operations                                                                          */
 /* ------------------------------------------------------------------------------------------ */
@@ -410,8 +367,10 @@ static ss_code pg_value_from_row(const PGresult *res, int row, int col, ss_value
     return SS_OK;
 }
 
-static ss_code pg_get_once(pg_store *s, PGconn *c, const ss_op *op, ss_value **out, ss_error *err)
+static ss_code pg_get(ss_sql *s, void *conn, const ss_op *op, ss_value **out, ss_error *err)
 {
+    (void)s;
+    PGconn *c = conn;
     const char *vals[1] = {op->key};
     PGresult *res = pg_exec_prepared(c, pg_stmt_names[ST_GET], 1, vals, NULL, NULL);
     ss_code rc = SS_OK;
@@ -425,21 +384,8 @@ static ss_code pg_get_once(pg_store *s, PGconn *c, const ss_op *op, ss_value **o
     return rc;
 }
 
-static ss_code pg_get(void *self, const ss_op *op, ss_value **out, ss_error *err)
-{
-    pg_store *s = self;
-    ss_code rc = SS_UNAVAILABLE;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        ss_pool_conn *pc;
-        rc = pg_acquire(s, &pc, err);
-        if (rc != SS_OK) return rc;
-        rc = pg_get_once(s, ss_pool_conn_get(pc), op, out, err);
-        if (!ss_pool_release(s->pool, pc, rc)) break;
-    }
-    return rc;
-}
-
-static ss_code pg_write_once(PGconn *c, const ss_op *op, char **etag_out, ss_error *err)
+/* One set or delete; a set's new ETag goes to etag. */
+static ss_code pg_write_on(PGconn *c, const ss_op *op, char etag[SS_SQL_ETAG_SIZE], ss_error *err)
 {
     pg_call call;
     pg_build_write(op, &call);
@@ -448,58 +394,27 @@ static ss_code pg_write_once(PGconn *c, const ss_op *op, char **etag_out, ss_err
     ss_code rc;
     if (!pg_res_ok(res)) {
         rc = pg_fail(c, res, err);
-    } else if (!pg_cond_met(op, pg_rows(res))) {
-        rc = pg_cond_error(op, err);
+    } else if (!ss_sql_cond_met(op, pg_rows(res))) {
+        rc = ss_sql_cond_error(op, err);
     } else {
         rc = SS_OK;
-        if (etag_out && op->kind == SS_DRV_SET) {
-            *etag_out = ss_strdup(call.etag);
-            if (!*etag_out) rc = ss_error_set(err, SS_NOMEM, "out of memory");
-        }
+        if (op->kind == SS_DRV_SET) memcpy(etag, call.etag, SS_SQL_ETAG_SIZE);
     }
     PQclear(res);
     return rc;
 }
 
-static ss_code pg_write(pg_store *s, const ss_op *op, char **etag_out, ss_error *err)
+static ss_code pg_write(ss_sql *s, void *conn, const ss_op *op, char etag[SS_SQL_ETAG_SIZE],
+                        ss_error *err)
 {
-    ss_code rc = pg_check_etag(op, err);
-    if (rc != SS_OK) return rc;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        ss_pool_conn *pc;
-        rc = pg_acquire(s, &pc, err);
-        if (rc != SS_OK) return rc;
-        rc = pg_write_once(ss_pool_conn_get(pc), op, etag_out, err);
-        /* Only unconditional writes are repeated: repeating a conditional one that did
-         * reach the server would report a false mismatch. */
-        bool again = ss_pool_release(s->pool, pc, rc);
-        if (!again || op->cond != SS_COND_ANY) break;
-    }
-    return rc;
+    (void)s;
+    return pg_write_on(conn, op, etag, err);
 }
 
-static ss_code pg_set(void *self, const ss_op *op, char **etag_out, ss_error *err)
+static ss_code pg_ping(ss_sql *s, void *conn, ss_error *err)
 {
-    return pg_write(self, op, etag_out, err);
-}
-
-static ss_code pg_del(void *self, const ss_op *op, ss_error *err)
-{
-    return pg_write(self, op, NULL, err);
-}
-
-static ss_code pg_ping(void *self, ss_error *err)
-{
-    pg_store *s = self;
-    ss_code rc = SS_UNAVAILABLE;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        ss_pool_conn *pc;
-        rc = pg_acquire(s, &pc, err);
-        if (rc != SS_OK) return rc;
-        rc = pg_exec_simple(ss_pool_conn_get(pc), "SELECT 1", err);
-        if (!ss_pool_release(s->pool, pc, rc)) break;
-    }
-    return rc;
+    (void)s;
+    return pg_exec_simple(conn, "SELECT 1", err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -530,35 +445,13 @@ static char *pg_array_literal(const ss_op *ops, size_t count)
     return buf;
 }
 
-typedef struct pg_keyidx {
-    const char *key;
-    size_t len;
-    size_t idx;
-} pg_keyidx;
-
-static int pg_keycmp(const void *a, const void *b)
+static ss_code pg_bulk_get(ss_sql *s, void *conn, const ss_op *ops, size_t count,
+                           const ss_sql_keys *keys, ss_results *out, ss_error *err)
 {
-    const pg_keyidx *x = a, *y = b;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->key, y->key, n);
-    if (c) return c;
-    if (x->len != y->len) return x->len < y->len ? -1 : 1;
-    return x->idx < y->idx ? -1 : (x->idx > y->idx);
-}
-
-static ss_code pg_bulk_get_once(PGconn *c, const ss_op *ops, size_t count, ss_results *out,
-                                ss_error *err)
-{
+    (void)s;
+    PGconn *c = conn;
     char *arr = pg_array_literal(ops, count);
-    pg_keyidx *sorted = malloc(count * sizeof *sorted);
-    if (!arr || !sorted) {
-        free(arr);
-        free(sorted);
-        return ss_error_set(err, SS_NOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < count; i++) sorted[i] = (pg_keyidx){ops[i].key, ops[i].key_len, i};
-    qsort(sorted, count, sizeof *sorted, pg_keycmp);
-
+    if (!arr) return ss_error_set(err, SS_NOMEM, "out of memory");
     const char *vals[1] = {arr};
     PGresult *res = pg_exec_prepared(c, pg_stmt_names[ST_BULK_GET], 1, vals, NULL, NULL);
     free(arr);
@@ -568,20 +461,11 @@ static ss_code pg_bulk_get_once(PGconn *c, const ss_op *ops, size_t count, ss_re
     } else {
         int rows = PQntuples(res);
         for (int r = 0; r < rows && rc == SS_OK; r++) {
-            pg_keyidx probe = {PQgetvalue(res, r, 0), (size_t)PQgetlength(res, r, 0), 0};
-            /* lower bound of the key among the sorted request keys */
-            size_t lo = 0, hi = count;
-            while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (pg_keycmp(&sorted[mid], &probe) < 0)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
-            for (size_t k = lo; k < count && sorted[k].len == probe.len &&
-                                memcmp(sorted[k].key, probe.key, probe.len) == 0;
-                 k++) {
-                ss_item_result *it = &out->items[sorted[k].idx];
+            const char *key = PQgetvalue(res, r, 0);
+            size_t len = (size_t)PQgetlength(res, r, 0), i;
+            for (size_t k = ss_sql_keys_lower(keys, key, len);
+                 ss_sql_keys_at(keys, k, key, len, &i); k++) {
+                ss_item_result *it = &out->items[i];
                 if (it->value) continue;
                 if (pg_value_from_row(res, r, 1, &it->value) != SS_OK)
                     rc = ss_error_set(err, SS_NOMEM, "out of memory");
@@ -589,29 +473,6 @@ static ss_code pg_bulk_get_once(PGconn *c, const ss_op *ops, size_t count, ss_re
         }
     }
     PQclear(res);
-    free(sorted);
-    if (rc != SS_OK) {
-        for (size_t i = 0; i < count; i++) {
-            ss_value_free(out->items[i].value);
-            out->items[i].value = NULL;
-        }
-    }
-    return rc;
-}
-
-static ss_code pg_bulk_get(void *self, const ss_op *ops, size_t count, ss_results *out,
-                           ss_error *err)
-{
-    pg_store *s = self;
-    if (count == 0) return SS_OK;
-    ss_code rc = SS_UNAVAILABLE;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        ss_pool_conn *pc;
-        rc = pg_acquire(s, &pc, err);
-        if (rc != SS_OK) return rc;
-        rc = pg_bulk_get_once(ss_pool_conn_get(pc), ops, count, out, err);
-        if (!ss_pool_release(s->pool, pc, rc)) break;
-    }
     return rc;
 }
 
@@ -702,26 +563,15 @@ static ss_code pg_finish_tx(PGconn *c, bool commit, ss_error *err)
     return pg_exec_simple(c, commit ? "COMMIT" : "ROLLBACK", err);
 }
 
-static ss_code pg_transact(void *self, const ss_op *ops, size_t count, const ss_pair *metadata,
-                           size_t metadata_count, ss_error *err)
+static ss_code pg_transact(ss_sql *s, void *conn, const ss_op *ops, size_t count, ss_error *err)
 {
-    pg_store *s = self;
-    if (count == 0) return SS_OK;
-    for (size_t i = 0; i < count; i++) {
-        ss_code rc = pg_check_etag(&ops[i], err);
-        if (rc != SS_OK) return rc;
-    }
+    (void)s;
+    PGconn *c = conn;
     pg_call *calls = malloc(count * sizeof *calls);
     int64_t *rows = malloc(count * sizeof *rows);
-    if (!calls || !rows) {
-        free(calls);
-        free(rows);
-        return ss_error_set(err, SS_NOMEM, "out of memory");
-    }
-    ss_pool_conn *pc;
-    ss_code rc = pg_acquire(s, &pc, err);
+    ss_code rc = SS_OK;
+    if (!calls || !rows) rc = ss_error_set(err, SS_NOMEM, "out of memory");
     if (rc == SS_OK) {
-        PGconn *c = ss_pool_conn_get(pc);
         size_t failed;
         ss_error perr;
         rc = pg_pipeline(c, ops, count, calls, rows, &failed, &perr);
@@ -732,14 +582,13 @@ static ss_code pg_transact(void *self, const ss_op *ops, size_t count, const ss_
                 ss_error_set(err, rc, "%s", perr.message);
         }
         for (size_t i = 0; rc == SS_OK && i < count; i++)
-            if (!pg_cond_met(&ops[i], rows[i])) rc = pg_cond_error(&ops[i], err);
+            if (!ss_sql_cond_met(&ops[i], rows[i])) rc = ss_sql_cond_error(&ops[i], err);
         if (rc == SS_OK) {
             rc = pg_finish_tx(c, true, err);
         } else if (PQstatus(c) == CONNECTION_OK) {
             ss_error ignored;
             pg_finish_tx(c, false, &ignored);
         }
-        ss_pool_release(s->pool, pc, rc);
     }
     free(calls);
     free(rows);
@@ -749,84 +598,55 @@ static ss_code pg_transact(void *self, const ss_op *ops, size_t count, const ss_
 /* Bulk set/delete: not atomic per Dapr, but sent as one pipeline in one transaction (one
  * commit). A mismatch only marks its item. A statement *error* aborts the whole transaction,
  * so then every item is run again on its own to report exactly which ones fail. */
-static ss_code pg_bulk_write(void *self, const ss_op *ops, size_t count, ss_results *out,
-                             ss_error *err)
+static ss_code pg_bulk_write(ss_sql *s, void *conn, const ss_op *ops, size_t count,
+                             ss_item_result *items, ss_error *err)
 {
-    pg_store *s = self;
-    if (count == 0) return SS_OK;
+    (void)s;
+    PGconn *c = conn;
     pg_call *calls = malloc(count * sizeof *calls);
     int64_t *rows = malloc(count * sizeof *rows);
-    bool *skip = calloc(count, sizeof *skip);
-    if (!calls || !rows || !skip) {
+    ss_code rc = SS_OK;
+    if (!calls || !rows) {
         free(calls);
         free(rows);
-        free(skip);
         return ss_error_set(err, SS_NOMEM, "out of memory");
     }
-    /* Items with an unparseable ETag fail alone, before anything is sent. */
-    size_t nsend = 0;
-    for (size_t i = 0; i < count; i++) {
-        ss_error e;
-        if (pg_check_etag(&ops[i], &e) != SS_OK) {
-            out->items[i].code = e.code;
-            out->items[i].error = ss_strdup(e.message);
-            skip[i] = true;
-        } else {
-            nsend++;
-        }
+    size_t failed;
+    ss_error perr;
+    ss_code prc = pg_pipeline(c, ops, count, calls, rows, &failed, &perr);
+    if (prc == SS_OK)
+        prc = pg_finish_tx(c, true, &perr);
+    else if (PQstatus(c) == CONNECTION_OK) {
+        ss_error ignored;
+        pg_finish_tx(c, false, &ignored);
     }
-    ss_op *send = nsend ? malloc(nsend * sizeof *send) : NULL;
-    size_t *map = nsend ? malloc(nsend * sizeof *map) : NULL;
-    ss_code rc = SS_OK;
-    if (nsend && (!send || !map)) rc = ss_error_set(err, SS_NOMEM, "out of memory");
-    for (size_t i = 0, j = 0; rc == SS_OK && i < count; i++) {
-        if (skip[i]) continue;
-        send[j] = ops[i];
-        map[j++] = i;
-    }
-
-    ss_pool_conn *pc = NULL;
-    if (rc == SS_OK && nsend) rc = pg_acquire(s, &pc, err);
-    if (rc == SS_OK && nsend) {
-        PGconn *c = ss_pool_conn_get(pc);
-        size_t failed;
-        ss_error perr;
-        ss_code prc = pg_pipeline(c, send, nsend, calls, rows, &failed, &perr);
-        if (prc == SS_OK)
-            prc = pg_finish_tx(c, true, &perr);
-        else if (PQstatus(c) == CONNECTION_OK) {
-            ss_error ignored;
-            pg_finish_tx(c, false, &ignored);
-        }
-        if (prc == SS_OK) {
-            for (size_t j = 0; j < nsend; j++) {
-                ss_item_result *it = &out->items[map[j]];
-                if (!pg_cond_met(&send[j], rows[j])) {
-                    ss_error e;
-                    it->code = pg_cond_error(&send[j], &e);
-                    it->error = ss_strdup(e.message);
-                } else if (send[j].kind == SS_DRV_SET) {
-                    it->etag = ss_strdup(calls[j].etag);
-                }
-            }
-        } else if (PQstatus(c) != CONNECTION_OK) {
-            rc = ss_error_set(err, prc, "%s", perr.message);
-        } else {
-            for (size_t j = 0; j < nsend; j++) {
-                ss_item_result *it = &out->items[map[j]];
+    if (prc == SS_OK) {
+        for (size_t i = 0; i < count; i++) {
+            ss_item_result *it = &items[i];
+            if (!ss_sql_cond_met(&ops[i], rows[i])) {
                 ss_error e;
-                it->code =
-                    pg_write_once(c, &send[j], send[j].kind == SS_DRV_SET ? &it->etag : NULL, &e);
-                if (it->code != SS_OK) it->error = ss_strdup(e.message);
+                it->code = ss_sql_cond_error(&ops[i], &e);
+                it->error = ss_strdup(e.message);
+            } else if (ops[i].kind == SS_DRV_SET) {
+                it->etag = ss_strdup(calls[i].etag);
             }
         }
-        ss_pool_release(s->pool, pc, rc);
+    } else if (PQstatus(c) != CONNECTION_OK) {
+        rc = ss_error_set(err, prc, "%s", perr.message);
+    } else {
+        for (size_t i = 0; i < count; i++) {
+            ss_item_result *it = &items[i];
+            ss_error e;
+            char etag[SS_SQL_ETAG_SIZE];
+            it->code = pg_write_on(c, &ops[i], etag, &e);
+            if (it->code != SS_OK)
+                it->error = ss_strdup(e.message);
+            else if (ops[i].kind == SS_DRV_SET)
+                it->etag = ss_strdup(etag);
+        }
     }
-    free(send);
-    free(map);
     free(calls);
     free(rows);
-    free(skip);
     return rc;
 }
 
@@ -928,7 +748,7 @@ static ss_code pg_migrate_locked(pg_store *s, PGconn *pg, ss_error *err)
     if (exists) {
         rc = pg_verify_layout(s, pg, err);
     } else {
-        ss_log(s->ctx, SS_LOG_INFO, "creating state table %s", s->table);
+        ss_log(s->base.ctx, SS_LOG_INFO, "creating state table %s", s->table);
         q = ss_asprintf("CREATE TABLE %s (\n"
                         "  key text NOT NULL PRIMARY KEY,\n"
                         "  value bytea NOT NULL,\n"
@@ -1008,15 +828,10 @@ static ss_code pg_migrate(pg_store *s, PGconn *pg, ss_error *err)
 
 /* One process per interval wins the conditional update of the last-cleanup row (as Dapr does)
  * and deletes expired rows; the others see zero rows updated and skip. */
-static void pg_sweep(pg_store *s)
+static ss_code pg_sweep(ss_sql *base, void *conn, int64_t *removed, ss_error *err)
 {
-    ss_pool_conn *pc;
-    ss_error err;
-    if (pg_acquire(s, &pc, &err) != SS_OK) {
-        ss_log(s->ctx, SS_LOG_WARN, "expired-row sweep skipped: %s", err.message);
-        return;
-    }
-    PGconn *c = ss_pool_conn_get(pc);
+    const pg_store *s = (const pg_store *)base;
+    PGconn *c = conn;
     char *q = ss_asprintf(
         "INSERT INTO %s AS m (key, value) VALUES ($1, now()::text) ON CONFLICT (key) DO UPDATE "
         "SET value = now()::text WHERE (EXTRACT('epoch' FROM now() - "
@@ -1028,29 +843,22 @@ static void pg_sweep(pg_store *s)
     PGresult *res =
         q && PQsendQueryParams(c, q, 2, NULL, vals, NULL, NULL, 0) ? pg_last_result(c) : NULL;
     free(q);
+    ss_code rc = SS_OK;
     if (!pg_res_ok(res)) {
-        pg_fail(c, res, &err);
-        ss_log(s->ctx, SS_LOG_WARN, "expired-row sweep: %s", err.message);
+        rc = pg_fail(c, res, err);
     } else if (pg_rows(res) > 0) {
         PQclear(res);
         q = ss_asprintf("DELETE FROM %s WHERE expires_at IS NOT NULL AND expires_at < now()",
                         s->table);
         res = q ? pg_exec_text(c, q) : NULL;
         free(q);
-        if (pg_res_ok(res)) {
-            ss_log(s->ctx, SS_LOG_DEBUG, "removed %" PRId64 " expired rows", pg_rows(res));
-        } else {
-            pg_fail(c, res, &err);
-            ss_log(s->ctx, SS_LOG_WARN, "expired-row sweep: %s", err.message);
-        }
+        if (pg_res_ok(res))
+            *removed = pg_rows(res);
+        else
+            rc = pg_fail(c, res, err);
     }
     PQclear(res);
-    ss_pool_release(s->pool, pc, SS_OK);
-}
-
-static void pg_sweep_task(void *arg)
-{
-    pg_sweep(arg);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1060,9 +868,7 @@ static void pg_sweep_task(void *arg)
 static void pg_close(void *self)
 {
     pg_store *s = self;
-    ss_periodic_stop(s->gc);
-    s->gc = NULL;
-    ss_pool_destroy(s->pool);
+    ss_sql_stop(&s->base);
     for (int i = 0; i < ST_COUNT; i++) free(s->sql[i]);
     free(s->conninfo);
     free(s->table);
@@ -1109,20 +915,29 @@ static ss_code pg_build_sql(pg_store *s)
     return SS_OK;
 }
 
+static const ss_sql_dialect pg_dialect = {
+    .connect = pg_pool_open,
+    .disconnect = pg_pool_close,
+    .check = pg_pool_check,
+    .exhausted = pg_pool_exhausted,
+    .enter = pg_enter,
+    .ping = pg_ping,
+    .get = pg_get,
+    .write = pg_write,
+    .bulk_get = pg_bulk_get,
+    .transact = pg_transact,
+    .bulk_write = pg_bulk_write,
+    .sweep = pg_sweep,
+};
+
 static ss_code pg_open(void *self, ss_ctx *ctx, ss_error *err)
 {
     pg_store *s = self;
-    s->ctx = ctx;
-    const char *conninfo = ss_prop(ctx, "connectionString");
-    const char *table = ss_prop(ctx, "tableName");
-    const char *meta = ss_prop(ctx, "metadataTableName");
+    s->base.ctx = ctx;
+    const char *conninfo, *table, *meta;
     const char *schema = ss_prop(ctx, "schema");
-    ss_code rc;
-
-    if (!conninfo || !*conninfo)
-        return ss_error_set(err, SS_INVALID, "property connectionString is required");
-    if (!table || !*table) table = "state";
-    if (!meta || !*meta) meta = "dapr_metadata";
+    ss_code rc = ss_sql_props(ctx, &conninfo, &table, &meta, err);
+    if (rc != SS_OK) return rc;
     if (schema && !*schema) schema = NULL;
     if (schema && !pg_valid_ident(schema, false))
         return ss_error_set(err, SS_INVALID,
@@ -1182,13 +997,8 @@ static ss_code pg_open(void *self, ss_ctx *ctx, ss_error *err)
         .max_idle = -1,
         .idle_ms = s->idle_ms,
         .wait_ms = s->timeout_ms,
-        .arg = s,
-        .open = pg_pool_open,
-        .close = pg_pool_close,
-        .check = pg_pool_check,
-        .exhausted = pg_pool_exhausted,
     };
-    if ((rc = ss_pool_create(&pool, &s->pool, err)) != SS_OK) {
+    if ((rc = ss_sql_start(&s->base, &pg_dialect, ctx, &pool, err)) != SS_OK) {
         pg_close(s);
         return rc;
     }
@@ -1214,22 +1024,8 @@ static ss_code pg_open(void *self, ss_ctx *ctx, ss_error *err)
         return rc;
     }
     /* One pooled connection now, so a statement that does not prepare fails open. */
-    ss_pool_conn *pc;
-    rc = pg_acquire(s, &pc, err);
-    if (rc != SS_OK) {
-        pg_close(s);
-        return rc;
-    }
-    ss_pool_release(s->pool, pc, rc);
-
-    if (s->cleanup_ms > 0) {
-        s->gc = ss_periodic_start(s->cleanup_ms, pg_sweep_task, s);
-        if (!s->gc) {
-            pg_close(s);
-            return ss_error_set(err, SS_NOMEM, "cannot start the expired-row sweep thread");
-        }
-    }
-    return SS_OK;
+    if ((rc = ss_sql_ready(&s->base, s->cleanup_ms, NULL, err)) != SS_OK) pg_close(s);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1264,8 +1060,7 @@ const ss_driver ss_driver_postgresql = {
             .summary = "PostgreSQL (libpq), table layout of Dapr's postgresql v2 component",
             .features =
                 {
-                    .flags = SS_FEATURE_ETAG | SS_FEATURE_FIRST_WRITE | SS_FEATURE_TRANSACTIONAL |
-                             SS_FEATURE_TTL | SS_FEATURE_BULK_NATIVE,
+                    .flags = SS_SQL_FEATURES,
                     .max_tx_ops = 0,
                     .max_key_len = PG_MAX_KEY_LEN,
                     .max_value_len = PG_MAX_VALUE_LEN,
@@ -1276,12 +1071,5 @@ const ss_driver ss_driver_postgresql = {
     .instance_size = sizeof(pg_store),
     .open = pg_open,
     .close = pg_close,
-    .ping = pg_ping,
-    .get = pg_get,
-    .set = pg_set,
-    .del = pg_del,
-    .bulk_get = pg_bulk_get,
-    .bulk_set = pg_bulk_write,
-    .bulk_delete = pg_bulk_write,
-    .transact = pg_transact,
+    SS_SQL_DRIVER_SLOTS,
 };
