@@ -388,7 +388,8 @@ ss_code ss_sql_bulk_write(void *self, const ss_op *ops, size_t count, ss_results
         rc = ss_error_set(err, SS_NOMEM, "out of memory");
     } else {
         for (size_t i = 0, j = 0; i < count; i++) {
-            if (out->items[i].code != SS_OK) continue;
+            ss_error e;
+            if (ss_sql_check_etag(&ops[i], &e) != SS_OK) continue;
             send[j] = ops[i];
             map[j++] = i;
         }
