@@ -1,5 +1,7 @@
 # mysql: the conformance suite and the driver's own tests against a real MariaDB server
 # (scripts/services/mariadb.sh), including one that stops and restarts that server.
+# The driver is a dialect of src/stores/sql/ (sql.c + mysql.c + mysql_dsn.c): these runs also
+# cover the skeleton the SQL drivers share.
 if(SS_HAVE_MYSQL)
   if(COMMAND ss_add_conformance)
     ss_add_conformance(mysql DRIVER mysql

@@ -1,5 +1,7 @@
 # postgresql: the conformance suite and the driver's own tests against a real server
 # (scripts/services/postgresql.sh), including one that stops and restarts that server.
+# The driver is a dialect of src/stores/sql/ (sql.c + postgresql.c): these runs also cover the
+# skeleton the SQL drivers share.
 if(SS_HAVE_POSTGRESQL)
   if(COMMAND ss_add_conformance)
     ss_add_conformance(postgresql DRIVER postgresql
