@@ -1,6 +1,7 @@
 /*
- * daemon.h — statestored's internal interfaces: the request/response model the Dapr state API
- * handlers work on (independent of the HTTP library), the store table, and logging.
+ * daemon.h — statestored's internal interfaces: the command line (flags.c), the store table
+ * (stores.c), the request/response model the Dapr state API handlers work on, independent of
+ * any wire protocol (api.c), the HTTP front end that feeds it (http.c), and logging (log.c).
  */
 #ifndef SS_DAEMON_H
 #define SS_DAEMON_H
@@ -10,6 +11,31 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+struct sockaddr_storage;
+
+/* What the command line said (flags.c). Strings point into argv; `dirs` is owned. */
+typedef struct options {
+    unsigned port;
+    const char *listen;
+    const char **dirs;
+    size_t ndirs;
+    const char *app_id;
+    size_t max_body;
+    const char *default_store_path;
+    unsigned threads;
+    unsigned timeout_s;
+    unsigned request_timeout_s;
+    size_t header_size;
+    unsigned max_conns; /* 0 = as many as descriptors allow */
+    unsigned max_key_len;
+    unsigned max_items;
+} options;
+
+/* Fills *o with every flag's default. */
+void options_default(options *o);
+/* Returns 0 to run, 1 to exit 0 (help/version), 2 on a bad flag (reported on stderr). */
+int parse_args(int argc, char **argv, options *o);
 
 /* One served store: a component, opened. */
 typedef struct dstore {
@@ -32,6 +58,11 @@ typedef struct dserver {
     size_t max_items;   /* most keys in a bulk get, items in a save, operations in a
                            transaction; 0 = no limit */
 } dserver;
+
+/* Opens every state component of o->dirs (or the embedded SQLite default) into s. False after
+ * logging why; s then holds what was opened, for stores_free. */
+bool load_stores(dserver *s, const options *o);
+void stores_free(dserver *s);
 
 typedef struct hreq {
     const char *method;
@@ -64,8 +95,25 @@ void hresp_free(hresp *resp);
  * Writes at most strlen(in) + 1 bytes to out; returns the decoded length or -1. */
 long go_query_unescape(char *out, const char *in, size_t len);
 
+/*
+ * The HTTP front end (libmicrohttpd). A front end turns requests into hreq, calls api_handle
+ * and sends hresp; several may serve one dserver. Shutdown: quiesce (stop accepting), wait
+ * while requests are in flight, stop.
+ */
+typedef struct http_server http_server;
+/* Starts listening on addr (port o->port) with o's limits; NULL after logging why.
+ * conn_limit: the most connections the process's descriptors allow. */
+http_server *http_start(const dserver *api, const options *o, const struct sockaddr_storage *addr,
+                        unsigned conn_limit);
+unsigned http_port(const http_server *srv, unsigned fallback); /* the port actually bound */
+void http_quiesce(http_server *srv);
+long http_inflight(const http_server *srv);
+void http_stop(http_server *srv); /* NULL is fine */
+
 /* Logging to stderr, one line per event, at or above the configured level. */
 extern ss_log_level dlog_level;
 void dlog(ss_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An ss_config.log callback: the library's diagnostics as daemon log lines. */
+void lib_log(void *ctx, ss_log_level level, const char *message);
 
 #endif
