@@ -157,12 +157,12 @@ typedef struct rcmd {
 /* ------------------------------------------------------------------------------------------ */
 
 /* vsnprintf through a wrapper: messages are cut at the buffer size on purpose. */
-static void fmt_err(char *buf, size_t len, const char *fmt, ...)
+static void redis_fmt_err(char *buf, size_t len, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-static void fmt_err(char *buf, size_t len, const char *fmt, ...)
+static void redis_fmt_err(char *buf, size_t len, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -170,20 +170,20 @@ static void fmt_err(char *buf, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
-static void sleep_ms(int64_t ms)
+static void redis_sleep_ms(int64_t ms)
 {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
     }
 }
 
-static struct timeval tv_ms(int64_t ms)
+static struct timeval redis_tv_ms(int64_t ms)
 {
     struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (suseconds_t)((ms % 1000) * 1000)};
     return tv;
 }
 
-static bool reply_is_err(const redisReply *r, const char *prefix)
+static bool redis_reply_is_err(const redisReply *r, const char *prefix)
 {
     size_t n = strlen(prefix);
     return r && r->type == REDIS_REPLY_ERROR && r->len >= n && memcmp(r->str, prefix, n) == 0;
@@ -191,7 +191,7 @@ static bool reply_is_err(const redisReply *r, const char *prefix)
 
 /* A hiredis context error: a timeout (EAGAIN on a socket with SO_RCVTIMEO/SO_SNDTIMEO) is
  * TIMEOUT; everything else (refused, reset, EOF) is UNAVAILABLE. */
-static ss_code ctx_code(const redisContext *c)
+static ss_code redis_ctx_code(const redisContext *c)
 {
     if (c && c->err == REDIS_ERR_IO &&
         (strstr(c->errstr, "temporarily unavailable") || strstr(c->errstr, "timed out")))
@@ -201,12 +201,12 @@ static ss_code ctx_code(const redisContext *c)
     return SS_UNAVAILABLE;
 }
 
-static const char *ctx_text(const redisContext *c)
+static const char *redis_ctx_text(const redisContext *c)
 {
     if (!c) return "cannot allocate a connection";
     if (c->err == REDIS_ERR_EOF) return "connection closed by server";
     /* hiredis passes on strerror(EAGAIN), which reads like a transient refusal, not a wait. */
-    if (ctx_code(c) == SS_TIMEOUT) return "timed out waiting for the server";
+    if (redis_ctx_code(c) == SS_TIMEOUT) return "timed out waiting for the server";
     return c->errstr[0] ? c->errstr : "connection error";
 }
 
@@ -214,7 +214,7 @@ static const char *ctx_text(const redisContext *c)
 /* Nodes and their pools                                                                       */
 /* ------------------------------------------------------------------------------------------ */
 
-static rnode *node_new(const char *host, int port)
+static rnode *redis_node_new(const char *host, int port)
 {
     rnode *n = calloc(1, sizeof *n);
     if (!n) return NULL;
@@ -226,17 +226,17 @@ static rnode *node_new(const char *host, int port)
     return n;
 }
 
-static void conn_free(rconn *c)
+static void redis_conn_free(rconn *c)
 {
     if (!c) return;
     if (c->c) redisFree(c->c);
     free(c);
 }
 
-static void node_free(rnode *n, size_t pool_size)
+static void redis_node_free(rnode *n, size_t pool_size)
 {
     if (!n) return;
-    for (size_t i = 0; i < n->nidle; i++) conn_free(n->idle[i]);
+    for (size_t i = 0; i < n->nidle; i++) redis_conn_free(n->idle[i]);
     free(n->idle);
     pthread_mutex_destroy(&n->mu);
     pthread_cond_destroy(&n->cv);
@@ -245,7 +245,7 @@ static void node_free(rnode *n, size_t pool_size)
 }
 
 /* Drops every idle connection of a node (after an error they are most likely dead too). */
-static void node_flush_idle(rnode *n)
+static void redis_node_flush_idle(rnode *n)
 {
     rconn *drop[64];
     size_t k = 0;
@@ -256,11 +256,11 @@ static void node_flush_idle(rnode *n)
     }
     pthread_cond_broadcast(&n->cv);
     pthread_mutex_unlock(&n->mu);
-    for (size_t i = 0; i < k; i++) conn_free(drop[i]);
+    for (size_t i = 0; i < k; i++) redis_conn_free(drop[i]);
 }
 
 /* Points a node at a new address (Sentinel failover): older connections are not reused. */
-static void node_move(rnode *n, const char *host, int port)
+static void redis_node_move(rnode *n, const char *host, int port)
 {
     pthread_mutex_lock(&n->mu);
     bool same = n->port == port && strcmp(n->host, host) == 0;
@@ -271,31 +271,32 @@ static void node_move(rnode *n, const char *host, int port)
         n->replicas = -1;
     }
     pthread_mutex_unlock(&n->mu);
-    node_flush_idle(n);
+    redis_node_flush_idle(n);
 }
 
-static ss_code run_simple(redisContext *c, int argc, const char **argv, const size_t *lens,
-                          redisReply **out, char *err, size_t errlen);
+static ss_code redis_run_simple(redisContext *c, int argc, const char **argv, const size_t *lens,
+                                redisReply **out, char *err, size_t errlen);
 
 /* Opens one connection to host:port: connect (dialTimeout), socket timeouts, AUTH, SELECT. */
-static ss_code connect_addr(redis_drv *d, const char *host, int port, bool select_db,
-                            redisContext **out, char *err, size_t errlen)
+static ss_code redis_connect_addr(redis_drv *d, const char *host, int port, bool select_db,
+                                  redisContext **out, char *err, size_t errlen)
 {
     *out = NULL;
-    redisContext *c = redisConnectWithTimeout(host, port, tv_ms(d->dial_ms));
+    redisContext *c = redisConnectWithTimeout(host, port, redis_tv_ms(d->dial_ms));
     if (!c || c->err) {
-        ss_code code = c ? ctx_code(c) : SS_NOMEM;
-        fmt_err(err, errlen, "connect to %s:%d: %s", host, port, ctx_text(c));
+        ss_code code = c ? redis_ctx_code(c) : SS_NOMEM;
+        redis_fmt_err(err, errlen, "connect to %s:%d: %s", host, port, redis_ctx_text(c));
         if (c) redisFree(c);
         return code == SS_TIMEOUT ? SS_TIMEOUT : (code == SS_NOMEM ? SS_NOMEM : SS_UNAVAILABLE);
     }
-    if (redisSetTimeout(c, tv_ms(d->read_ms)) != REDIS_OK) {
-        fmt_err(err, errlen, "set socket timeout on %s:%d: %s", host, port, ctx_text(c));
+    if (redisSetTimeout(c, redis_tv_ms(d->read_ms)) != REDIS_OK) {
+        redis_fmt_err(err, errlen, "set socket timeout on %s:%d: %s", host, port,
+                      redis_ctx_text(c));
         redisFree(c);
         return SS_UNAVAILABLE;
     }
     /* hiredis sets one timeout for both directions; writes get their own. */
-    struct timeval wt = tv_ms(d->write_ms);
+    struct timeval wt = redis_tv_ms(d->write_ms);
     (void)setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &wt, sizeof wt);
 
     redisReply *r = NULL;
@@ -310,9 +311,9 @@ static ss_code connect_addr(redis_drv *d, const char *host, int port, bool selec
         }
         argv[argc] = d->password;
         lens[argc++] = strlen(d->password);
-        code = run_simple(c, argc, argv, lens, &r, err, errlen);
+        code = redis_run_simple(c, argc, argv, lens, &r, err, errlen);
         if (code == SS_OK && r->type == REDIS_REPLY_ERROR) {
-            fmt_err(err, errlen, "authentication to %s:%d failed: %s", host, port, r->str);
+            redis_fmt_err(err, errlen, "authentication to %s:%d failed: %s", host, port, r->str);
             code = SS_BACKEND;
         }
         freeReplyObject(r);
@@ -323,9 +324,9 @@ static ss_code connect_addr(redis_drv *d, const char *host, int port, bool selec
         int nl = snprintf(num, sizeof num, "%d", d->db);
         const char *argv[2] = {"SELECT", num};
         size_t lens[2] = {6, (size_t)nl};
-        code = run_simple(c, 2, argv, lens, &r, err, errlen);
+        code = redis_run_simple(c, 2, argv, lens, &r, err, errlen);
         if (code == SS_OK && r->type == REDIS_REPLY_ERROR) {
-            fmt_err(err, errlen, "SELECT %d on %s:%d: %s", d->db, host, port, r->str);
+            redis_fmt_err(err, errlen, "SELECT %d on %s:%d: %s", d->db, host, port, r->str);
             code = SS_INVALID;
         }
         freeReplyObject(r);
@@ -339,19 +340,19 @@ static ss_code connect_addr(redis_drv *d, const char *host, int port, bool selec
 }
 
 /* Sends one command and reads its reply on a private connection (handshakes, discovery). */
-static ss_code run_simple(redisContext *c, int argc, const char **argv, const size_t *lens,
-                          redisReply **out, char *err, size_t errlen)
+static ss_code redis_run_simple(redisContext *c, int argc, const char **argv, const size_t *lens,
+                                redisReply **out, char *err, size_t errlen)
 {
     *out = redisCommandArgv(c, argc, argv, lens);
     if (!*out) {
-        fmt_err(err, errlen, "%s", ctx_text(c));
-        return ctx_code(c);
+        redis_fmt_err(err, errlen, "%s", redis_ctx_text(c));
+        return redis_ctx_code(c);
     }
     return SS_OK;
 }
 
 /* Counts the node's connected replicas (INFO replication), for strong-consistency WAIT. */
-static void probe_replicas(rnode *n, redisContext *c)
+static void redis_probe_replicas(rnode *n, redisContext *c)
 {
     const char *argv[2] = {"INFO", "replication"};
     size_t lens[2] = {4, 11};
@@ -368,7 +369,7 @@ static void probe_replicas(rnode *n, redisContext *c)
     pthread_mutex_unlock(&n->mu);
 }
 
-static ss_code checkout(redis_drv *d, rnode *n, rconn **out, char *err, size_t errlen)
+static ss_code redis_checkout(redis_drv *d, rnode *n, rconn **out, char *err, size_t errlen)
 {
     *out = NULL;
     pthread_mutex_lock(&n->mu);
@@ -380,8 +381,8 @@ static ss_code checkout(redis_drv *d, rnode *n, rconn **out, char *err, size_t e
         until.tv_nsec = (long)(ns % 1000000000LL);
         while (n->nidle == 0 && n->open >= d->pool_size) {
             if (pthread_cond_timedwait(&n->cv, &n->mu, &until) == ETIMEDOUT) {
-                fmt_err(err, errlen, "all %zu connections to %s:%d busy for %lld ms", d->pool_size,
-                        n->host, n->port, (long long)d->pool_wait_ms);
+                redis_fmt_err(err, errlen, "all %zu connections to %s:%d busy for %lld ms",
+                              d->pool_size, n->host, n->port, (long long)d->pool_wait_ms);
                 pthread_mutex_unlock(&n->mu);
                 return SS_TIMEOUT;
             }
@@ -401,9 +402,10 @@ static ss_code checkout(redis_drv *d, rnode *n, rconn **out, char *err, size_t e
 
     rconn *rc = calloc(1, sizeof *rc);
     ss_code code =
-        rc ? connect_addr(d, host, port, d->mode != MODE_CLUSTER, &rc->c, err, errlen) : SS_NOMEM;
+        rc ? redis_connect_addr(d, host, port, d->mode != MODE_CLUSTER, &rc->c, err, errlen)
+           : SS_NOMEM;
     if (code != SS_OK) {
-        if (!rc) fmt_err(err, errlen, "out of memory");
+        if (!rc) redis_fmt_err(err, errlen, "out of memory");
         free(rc);
         pthread_mutex_lock(&n->mu);
         n->open--;
@@ -416,7 +418,7 @@ static ss_code checkout(redis_drv *d, rnode *n, rconn **out, char *err, size_t e
     return SS_OK;
 }
 
-static void checkin(rnode *n, rconn *c, bool broken)
+static void redis_checkin(rnode *n, rconn *c, bool broken)
 {
     if (!c) return;
     pthread_mutex_lock(&n->mu);
@@ -424,7 +426,7 @@ static void checkin(rnode *n, rconn *c, bool broken)
         n->open--;
         pthread_cond_signal(&n->cv);
         pthread_mutex_unlock(&n->mu);
-        conn_free(c);
+        redis_conn_free(c);
         return;
     }
     n->idle[n->nidle++] = c;
@@ -437,19 +439,21 @@ static void checkin(rnode *n, rconn *c, bool broken)
 /* ------------------------------------------------------------------------------------------ */
 
 /* Asks each sentinel in turn for the master's address and points nodes[0] at it. */
-static ss_code sentinel_resolve(redis_drv *d, char *err, size_t errlen)
+static ss_code redis_sentinel_resolve(redis_drv *d, char *err, size_t errlen)
 {
     pthread_mutex_lock(&d->sentinel_mu);
     ss_code last = SS_UNAVAILABLE;
-    fmt_err(err, errlen, "no sentinel answered");
+    redis_fmt_err(err, errlen, "no sentinel answered");
     for (size_t i = 0; i < d->nseeds; i++) {
-        redisContext *c = redisConnectWithTimeout(d->seeds[i], d->seed_ports[i], tv_ms(d->dial_ms));
+        redisContext *c =
+            redisConnectWithTimeout(d->seeds[i], d->seed_ports[i], redis_tv_ms(d->dial_ms));
         if (!c || c->err) {
-            fmt_err(err, errlen, "sentinel %s:%d: %s", d->seeds[i], d->seed_ports[i], ctx_text(c));
+            redis_fmt_err(err, errlen, "sentinel %s:%d: %s", d->seeds[i], d->seed_ports[i],
+                          redis_ctx_text(c));
             if (c) redisFree(c);
             continue;
         }
-        redisSetTimeout(c, tv_ms(d->read_ms));
+        redisSetTimeout(c, redis_tv_ms(d->read_ms));
         const char *argv[3] = {"SENTINEL", "get-master-addr-by-name", d->master_name};
         size_t lens[3] = {8, 23, strlen(d->master_name)};
         redisReply *r = redisCommandArgv(c, 3, argv, lens);
@@ -458,7 +462,7 @@ static ss_code sentinel_resolve(redis_drv *d, char *err, size_t errlen)
             r->element[1]->type == REDIS_REPLY_STRING) {
             int port = atoi(r->element[1]->str);
             if (port > 0 && port <= 65535 && r->element[0]->len < SS_REDIS_HOST_MAX) {
-                node_move(d->nodes[0], r->element[0]->str, port);
+                redis_node_move(d->nodes[0], r->element[0]->str, port);
                 freeReplyObject(r);
                 redisFree(c);
                 pthread_mutex_unlock(&d->sentinel_mu);
@@ -466,15 +470,16 @@ static ss_code sentinel_resolve(redis_drv *d, char *err, size_t errlen)
             }
         }
         if (r && r->type == REDIS_REPLY_NIL) {
-            fmt_err(err, errlen, "sentinel %s:%d does not know master \"%s\"", d->seeds[i],
-                    d->seed_ports[i], d->master_name);
+            redis_fmt_err(err, errlen, "sentinel %s:%d does not know master \"%s\"", d->seeds[i],
+                          d->seed_ports[i], d->master_name);
             last = SS_INVALID;
         } else if (r && r->type == REDIS_REPLY_ERROR) {
             /* e.g. "unknown command 'SENTINEL'": redisHost names a plain server */
-            fmt_err(err, errlen, "sentinel %s:%d: %s", d->seeds[i], d->seed_ports[i], r->str);
+            redis_fmt_err(err, errlen, "sentinel %s:%d: %s", d->seeds[i], d->seed_ports[i], r->str);
             last = SS_INVALID;
         } else if (!r) {
-            fmt_err(err, errlen, "sentinel %s:%d: %s", d->seeds[i], d->seed_ports[i], ctx_text(c));
+            redis_fmt_err(err, errlen, "sentinel %s:%d: %s", d->seeds[i], d->seed_ports[i],
+                          redis_ctx_text(c));
         }
         if (r) freeReplyObject(r);
         redisFree(c);
@@ -483,23 +488,23 @@ static ss_code sentinel_resolve(redis_drv *d, char *err, size_t errlen)
     return last;
 }
 
-static void resolve_quietly(redis_drv *d)
+static void redis_resolve_quietly(redis_drv *d)
 {
     char serr[CMD_ERR_MAX];
-    (void)sentinel_resolve(d, serr, sizeof serr);
+    (void)redis_sentinel_resolve(d, serr, sizeof serr);
 }
 
 /* The node serving host:port, added when new. Caller holds topo for writing. */
-static int node_index_locked(redis_drv *d, const char *host, int port)
+static int redis_node_index_locked(redis_drv *d, const char *host, int port)
 {
     for (size_t i = 0; i < d->nnodes; i++)
         if (d->nodes[i]->port == port && strcmp(d->nodes[i]->host, host) == 0) return (int)i;
     if (d->nnodes >= MAX_NODES) return -1;
-    rnode *n = node_new(host, port);
+    rnode *n = redis_node_new(host, port);
     if (!n) return -1;
     n->idle = calloc(d->pool_size, sizeof *n->idle);
     if (!n->idle) {
-        node_free(n, d->pool_size);
+        redis_node_free(n, d->pool_size);
         return -1;
     }
     d->nodes[d->nnodes] = n;
@@ -507,7 +512,7 @@ static int node_index_locked(redis_drv *d, const char *host, int port)
 }
 
 /* Reloads the slot map with CLUSTER SLOTS from the first node or seed that answers. */
-static ss_code cluster_refresh(redis_drv *d, bool force, char *err, size_t errlen)
+static ss_code redis_cluster_refresh(redis_drv *d, bool force, char *err, size_t errlen)
 {
     pthread_mutex_lock(&d->refresh_mu);
     int64_t now = ss_monotonic_ms();
@@ -525,7 +530,7 @@ static ss_code cluster_refresh(redis_drv *d, bool force, char *err, size_t errle
         free(cand);
         free(ports);
         pthread_mutex_unlock(&d->refresh_mu);
-        fmt_err(err, errlen, "out of memory");
+        redis_fmt_err(err, errlen, "out of memory");
         return SS_NOMEM;
     }
     pthread_rwlock_rdlock(&d->topo);
@@ -540,12 +545,12 @@ static ss_code cluster_refresh(redis_drv *d, bool force, char *err, size_t errle
     }
 
     ss_code code = SS_UNAVAILABLE;
-    fmt_err(err, errlen, "no cluster node answered");
+    redis_fmt_err(err, errlen, "no cluster node answered");
     for (size_t i = 0; i < nc; i++) {
         redisContext *c = NULL;
         char cerr[CMD_ERR_MAX];
-        if (connect_addr(d, cand[i], ports[i], false, &c, cerr, sizeof cerr) != SS_OK) {
-            fmt_err(err, errlen, "%s", cerr);
+        if (redis_connect_addr(d, cand[i], ports[i], false, &c, cerr, sizeof cerr) != SS_OK) {
+            redis_fmt_err(err, errlen, "%s", cerr);
             continue;
         }
         const char *argv[2] = {"CLUSTER", "SLOTS"};
@@ -554,15 +559,16 @@ static ss_code cluster_refresh(redis_drv *d, bool force, char *err, size_t errle
         ss_redis_range *ranges = NULL;
         int nr = -1;
         if (r && r->type == REDIS_REPLY_ERROR) {
-            fmt_err(err, errlen, "CLUSTER SLOTS on %s:%d: %s", cand[i], ports[i], r->str);
+            redis_fmt_err(err, errlen, "CLUSTER SLOTS on %s:%d: %s", cand[i], ports[i], r->str);
             code = SS_INVALID; /* e.g. "cluster support disabled": a configuration error */
         } else if (r) {
             nr = ss_redis_parse_slots(r, cand[i], &ranges);
             if (nr <= 0)
-                fmt_err(err, errlen, "CLUSTER SLOTS on %s:%d: %s", cand[i], ports[i],
-                        nr == 0 ? "no slots assigned" : "malformed answer");
+                redis_fmt_err(err, errlen, "CLUSTER SLOTS on %s:%d: %s", cand[i], ports[i],
+                              nr == 0 ? "no slots assigned" : "malformed answer");
         } else {
-            fmt_err(err, errlen, "CLUSTER SLOTS on %s:%d: %s", cand[i], ports[i], ctx_text(c));
+            redis_fmt_err(err, errlen, "CLUSTER SLOTS on %s:%d: %s", cand[i], ports[i],
+                          redis_ctx_text(c));
         }
         if (r) freeReplyObject(r);
         redisFree(c);
@@ -572,7 +578,7 @@ static ss_code cluster_refresh(redis_drv *d, bool force, char *err, size_t errle
         for (int s = 0; s < SS_REDIS_SLOTS; s++) d->slots[s] = NO_NODE;
         bool ok = true;
         for (int j = 0; j < nr; j++) {
-            int idx = node_index_locked(d, ranges[j].host, ranges[j].port);
+            int idx = redis_node_index_locked(d, ranges[j].host, ranges[j].port);
             if (idx < 0) {
                 ok = false;
                 break;
@@ -587,7 +593,7 @@ static ss_code cluster_refresh(redis_drv *d, bool force, char *err, size_t errle
         pthread_rwlock_unlock(&d->topo);
         free(ranges);
         if (!ok) {
-            fmt_err(err, errlen, "more than %d cluster nodes", MAX_NODES);
+            redis_fmt_err(err, errlen, "more than %d cluster nodes", MAX_NODES);
             code = SS_BACKEND;
             break;
         }
@@ -600,7 +606,7 @@ static ss_code cluster_refresh(redis_drv *d, bool force, char *err, size_t errle
     return code;
 }
 
-static rnode *node_for_slot(redis_drv *d, int slot)
+static rnode *redis_node_for_slot(redis_drv *d, int slot)
 {
     if (d->mode != MODE_CLUSTER) return d->nodes[0];
     rnode *n = NULL;
@@ -616,7 +622,7 @@ static rnode *node_for_slot(redis_drv *d, int slot)
 /* ------------------------------------------------------------------------------------------ */
 
 /* Resets a command without zeroing its message buffer (bulk calls build hundreds). */
-static void cmd_init(rcmd *c)
+static void redis_cmd_init(rcmd *c)
 {
     c->argc = 0;
     c->argv = NULL;
@@ -630,17 +636,17 @@ static void cmd_init(rcmd *c)
     c->err[0] = '\0';
 }
 
-static void cmd_fail(rcmd *c, ss_code code, const char *text)
+static void redis_cmd_fail(rcmd *c, ss_code code, const char *text)
 {
     if (c->reply) {
         freeReplyObject(c->reply);
         c->reply = NULL;
     }
     c->code = code;
-    fmt_err(c->err, sizeof c->err, "%s", text);
+    redis_fmt_err(c->err, sizeof c->err, "%s", text);
 }
 
-static int wait_timeout_ms(const redis_drv *d)
+static int redis_wait_timeout_ms(const redis_drv *d)
 {
     int64_t t = d->read_ms / 2;
     if (t > WAIT_MAX_MS) t = WAIT_MAX_MS;
@@ -652,7 +658,7 @@ static int wait_timeout_ms(const redis_drv *d)
  * Runs cmds (all routed to node n) as one pipeline on one connection. `wait` appends
  * WAIT 1 <timeout> after the writes when the node has replicas. Every cmd ends with code set.
  */
-static void run_on_node(redis_drv *d, rnode *n, rcmd **cmds, size_t m, bool wait, bool asking)
+static void redis_run_on_node(redis_drv *d, rnode *n, rcmd **cmds, size_t m, bool wait, bool asking)
 {
     char err[CMD_ERR_MAX] = "";
     ss_code last = SS_UNAVAILABLE;
@@ -660,20 +666,20 @@ static void run_on_node(redis_drv *d, rnode *n, rcmd **cmds, size_t m, bool wait
     for (int attempt = 0; attempt < attempts; attempt++) {
         if (attempt > 0) {
             int64_t b = (int64_t)BACKOFF_MIN_MS << (attempt - 1);
-            sleep_ms(b > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : b);
+            redis_sleep_ms(b > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : b);
             if (d->mode == MODE_SENTINEL) {
                 char serr[CMD_ERR_MAX];
-                if (sentinel_resolve(d, serr, sizeof serr) != SS_OK)
-                    fmt_err(err, sizeof err, "%s", serr);
+                if (redis_sentinel_resolve(d, serr, sizeof serr) != SS_OK)
+                    redis_fmt_err(err, sizeof err, "%s", serr);
             }
         }
         rconn *rc = NULL;
-        last = checkout(d, n, &rc, err, sizeof err);
+        last = redis_checkout(d, n, &rc, err, sizeof err);
         if (last != SS_OK) {
             if (last == SS_UNAVAILABLE) continue;
             /* A master that does not even accept connections in time may be gone for good:
              * ask the sentinels, so the next call goes where they point. */
-            if (last == SS_TIMEOUT && d->mode == MODE_SENTINEL) resolve_quietly(d);
+            if (last == SS_TIMEOUT && d->mode == MODE_SENTINEL) redis_resolve_quietly(d);
             break; /* pool exhausted, auth failure, bad SELECT: retrying does not help */
         }
         redisContext *c = rc->c;
@@ -686,7 +692,7 @@ static void run_on_node(redis_drv *d, rnode *n, rcmd **cmds, size_t m, bool wait
             pthread_mutex_lock(&n->mu);
             bool stale = n->replicas < 0 || ss_monotonic_ms() - n->replicas_at > 5000;
             pthread_mutex_unlock(&n->mu);
-            if (stale) probe_replicas(n, c);
+            if (stale) redis_probe_replicas(n, c);
             pthread_mutex_lock(&n->mu);
             replicas = n->replicas;
             pthread_mutex_unlock(&n->mu);
@@ -696,7 +702,7 @@ static void run_on_node(redis_drv *d, rnode *n, rcmd **cmds, size_t m, bool wait
             redisAppendCommandArgv(c, cmds[i]->argc, cmds[i]->argv, cmds[i]->argvlen);
         }
         bool do_wait = replicas > 0;
-        if (do_wait) redisAppendCommand(c, "WAIT 1 %d", wait_timeout_ms(d));
+        if (do_wait) redisAppendCommand(c, "WAIT 1 %d", redis_wait_timeout_ms(d));
 
         size_t got = 0;
         bool broken = false, readonly = false;
@@ -716,7 +722,7 @@ static void run_on_node(redis_drv *d, rnode *n, rcmd **cmds, size_t m, bool wait
             }
             cmds[i]->reply = r;
             cmds[i]->code = SS_OK;
-            if (reply_is_err(r, "READONLY")) readonly = true;
+            if (redis_reply_is_err(r, "READONLY")) readonly = true;
             got++;
         }
         if (!broken && do_wait) {
@@ -731,18 +737,18 @@ static void run_on_node(redis_drv *d, rnode *n, rcmd **cmds, size_t m, bool wait
             }
         }
         if (broken) {
-            last = ctx_code(c);
-            fmt_err(err, sizeof err, "%s:%d: %s", c->tcp.host ? c->tcp.host : "?", c->tcp.port,
-                    ctx_text(c));
-            checkin(n, rc, true);
-            node_flush_idle(n);
+            last = redis_ctx_code(c);
+            redis_fmt_err(err, sizeof err, "%s:%d: %s", c->tcp.host ? c->tcp.host : "?",
+                          c->tcp.port, redis_ctx_text(c));
+            redis_checkin(n, rc, true);
+            redis_node_flush_idle(n);
             if (got == 0 && last != SS_TIMEOUT) {
                 /* Nothing came back: the commands most likely never ran (a dead pooled
                  * connection, a restarted server), so running them again is safe. */
                 continue;
             }
-            for (size_t i = got; i < m; i++) cmd_fail(cmds[i], last, err);
-            if (last == SS_TIMEOUT && d->mode == MODE_SENTINEL) resolve_quietly(d);
+            for (size_t i = got; i < m; i++) redis_cmd_fail(cmds[i], last, err);
+            if (last == SS_TIMEOUT && d->mode == MODE_SENTINEL) redis_resolve_quietly(d);
             if (got == m) /* only the WAIT answer was lost: replication is unknown */
                 for (size_t i = 0; i < m; i++) cmds[i]->unacked = cmds[i]->write;
             return;
@@ -755,18 +761,18 @@ static void run_on_node(redis_drv *d, rnode *n, rcmd **cmds, size_t m, bool wait
                 cmds[i]->reply = NULL;
                 cmds[i]->unacked = false;
             }
-            checkin(n, rc, true);
-            node_flush_idle(n);
+            redis_checkin(n, rc, true);
+            redis_node_flush_idle(n);
             last = SS_UNAVAILABLE;
-            fmt_err(err, sizeof err, "%s:%d is a replica now (READONLY)",
-                    c->tcp.host ? c->tcp.host : "?", c->tcp.port);
+            redis_fmt_err(err, sizeof err, "%s:%d is a replica now (READONLY)",
+                          c->tcp.host ? c->tcp.host : "?", c->tcp.port);
             continue;
         }
         /* NOSCRIPT: the script cache is empty (restart, SCRIPT FLUSH, new node): send the
          * script body once with EVAL, which also caches it for the following EVALSHAs. */
         size_t nos = 0;
         for (size_t i = 0; i < m; i++) {
-            if (cmds[i]->script && reply_is_err(cmds[i]->reply, "NOSCRIPT")) {
+            if (cmds[i]->script && redis_reply_is_err(cmds[i]->reply, "NOSCRIPT")) {
                 const char **argv = cmds[i]->argv;
                 size_t *lens = cmds[i]->argvlen;
                 const char *sv = argv[0], *sh = argv[1];
@@ -784,22 +790,22 @@ static void run_on_node(redis_drv *d, rnode *n, rcmd **cmds, size_t m, bool wait
                 nos++;
             }
         }
-        if (nos > 0 && do_wait) redisAppendCommand(c, "WAIT 1 %d", wait_timeout_ms(d));
+        if (nos > 0 && do_wait) redisAppendCommand(c, "WAIT 1 %d", redis_wait_timeout_ms(d));
         for (size_t i = 0; i < m && nos > 0; i++) {
-            if (!(cmds[i]->script && reply_is_err(cmds[i]->reply, "NOSCRIPT"))) continue;
+            if (!(cmds[i]->script && redis_reply_is_err(cmds[i]->reply, "NOSCRIPT"))) continue;
             void *r = NULL;
             if (asking && redisGetReply(c, &r) == REDIS_OK) {
                 freeReplyObject(r);
                 r = NULL;
             }
             if (redisGetReply(c, &r) != REDIS_OK) {
-                ss_code cc = ctx_code(c);
-                fmt_err(err, sizeof err, "%s:%d: %s", c->tcp.host ? c->tcp.host : "?", c->tcp.port,
-                        ctx_text(c));
+                ss_code cc = redis_ctx_code(c);
+                redis_fmt_err(err, sizeof err, "%s:%d: %s", c->tcp.host ? c->tcp.host : "?",
+                              c->tcp.port, redis_ctx_text(c));
                 for (size_t j = i; j < m; j++)
-                    if (cmds[j]->script && reply_is_err(cmds[j]->reply, "NOSCRIPT"))
-                        cmd_fail(cmds[j], cc, err);
-                checkin(n, rc, true);
+                    if (cmds[j]->script && redis_reply_is_err(cmds[j]->reply, "NOSCRIPT"))
+                        redis_cmd_fail(cmds[j], cc, err);
+                redis_checkin(n, rc, true);
                 return;
             }
             freeReplyObject(cmds[i]->reply);
@@ -815,18 +821,18 @@ static void run_on_node(redis_drv *d, rnode *n, rcmd **cmds, size_t m, bool wait
                 freeReplyObject(r);
             } else {
                 for (size_t i = 0; i < m; i++) cmds[i]->unacked = cmds[i]->write;
-                checkin(n, rc, true);
+                redis_checkin(n, rc, true);
                 return;
             }
         }
-        checkin(n, rc, false);
+        redis_checkin(n, rc, false);
         return;
     }
-    for (size_t i = 0; i < m; i++) cmd_fail(cmds[i], last, err[0] ? err : "no connection");
+    for (size_t i = 0; i < m; i++) redis_cmd_fail(cmds[i], last, err[0] ? err : "no connection");
 }
 
 /* Runs every command, routing by slot in cluster mode and following MOVED/ASK. */
-static ss_code exec_cmds(redis_drv *d, rcmd *cmds, size_t n, bool wait, ss_error *err)
+static ss_code redis_exec_cmds(redis_drv *d, rcmd *cmds, size_t n, bool wait, ss_error *err)
 {
     if (n == 0) return SS_OK;
     rcmd *small[4]; /* single operations: no allocation */
@@ -834,7 +840,7 @@ static ss_code exec_cmds(redis_drv *d, rcmd *cmds, size_t n, bool wait, ss_error
     if (!list) return ss_error_set(err, SS_NOMEM, "out of memory");
     if (d->mode != MODE_CLUSTER) {
         for (size_t i = 0; i < n; i++) list[i] = &cmds[i];
-        run_on_node(d, d->nodes[0], list, n, wait, false);
+        redis_run_on_node(d, d->nodes[0], list, n, wait, false);
         if (list != small) free(list);
         return SS_OK;
     }
@@ -848,7 +854,7 @@ static ss_code exec_cmds(redis_drv *d, rcmd *cmds, size_t n, bool wait, ss_error
         free(owner);
         return ss_error_set(err, SS_NOMEM, "out of memory");
     }
-    for (size_t i = 0; i < n; i++) owner[i] = node_for_slot(d, cmds[i].slot);
+    for (size_t i = 0; i < n; i++) owner[i] = redis_node_for_slot(d, cmds[i].slot);
     for (size_t i = 0; i < n; i++) {
         if (done[i]) continue;
         size_t m = 0;
@@ -859,10 +865,10 @@ static ss_code exec_cmds(redis_drv *d, rcmd *cmds, size_t n, bool wait, ss_error
             }
         }
         if (owner[i])
-            run_on_node(d, owner[i], list, m, wait, false);
+            redis_run_on_node(d, owner[i], list, m, wait, false);
         else
             for (size_t j = 0; j < m; j++)
-                cmd_fail(list[j], SS_UNAVAILABLE, "no cluster node known");
+                redis_cmd_fail(list[j], SS_UNAVAILABLE, "no cluster node known");
     }
 
     /* Follow redirects one command at a time (rare: only while slots move). */
@@ -874,8 +880,8 @@ static ss_code exec_cmds(redis_drv *d, rcmd *cmds, size_t n, bool wait, ss_error
             bool ask;
             int slot, port;
             char host[SS_REDIS_HOST_MAX];
-            if (reply_is_err(r, "TRYAGAIN") || reply_is_err(r, "CLUSTERDOWN")) {
-                cmd_fail(&cmds[i], SS_UNAVAILABLE, r->str);
+            if (redis_reply_is_err(r, "TRYAGAIN") || redis_reply_is_err(r, "CLUSTERDOWN")) {
+                redis_cmd_fail(&cmds[i], SS_UNAVAILABLE, r->str);
                 refresh = true;
                 break;
             }
@@ -883,7 +889,7 @@ static ss_code exec_cmds(redis_drv *d, rcmd *cmds, size_t n, bool wait, ss_error
                 break;
             rnode *target = NULL;
             pthread_rwlock_wrlock(&d->topo);
-            int idx = node_index_locked(d, host, port);
+            int idx = redis_node_index_locked(d, host, port);
             if (idx >= 0) {
                 target = d->nodes[idx];
                 if (!ask) d->slots[slot] = (uint16_t)idx;
@@ -891,19 +897,19 @@ static ss_code exec_cmds(redis_drv *d, rcmd *cmds, size_t n, bool wait, ss_error
             pthread_rwlock_unlock(&d->topo);
             if (!ask) refresh = true;
             if (!target) {
-                cmd_fail(&cmds[i], SS_BACKEND, "too many cluster nodes");
+                redis_cmd_fail(&cmds[i], SS_BACKEND, "too many cluster nodes");
                 break;
             }
             freeReplyObject(cmds[i].reply);
             cmds[i].reply = NULL;
             rcmd *one = &cmds[i];
-            run_on_node(d, target, &one, 1, wait, ask);
+            redis_run_on_node(d, target, &one, 1, wait, ask);
         }
     }
     for (size_t i = 0; i < n; i++) refresh |= cmds[i].code == SS_UNAVAILABLE;
     if (refresh) {
         char rerr[CMD_ERR_MAX];
-        (void)cluster_refresh(d, false, rerr, sizeof rerr);
+        (void)redis_cluster_refresh(d, false, rerr, sizeof rerr);
     }
     if (list != small) free(list);
     free(done);
@@ -911,7 +917,7 @@ static ss_code exec_cmds(redis_drv *d, rcmd *cmds, size_t n, bool wait, ss_error
     return SS_OK;
 }
 
-static void cmds_release(rcmd *cmds, size_t n)
+static void redis_cmds_release(rcmd *cmds, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (cmds[i].reply) freeReplyObject(cmds[i].reply);
@@ -923,7 +929,7 @@ static void cmds_release(rcmd *cmds, size_t n)
 
 /* Dapr's ETag is strconv.Atoi of the text; we accept the same (optional sign, decimal digits)
  * and compare in canonical form, since the stored version is always canonical. */
-static bool etag_canon(const char *etag, char out[24])
+static bool redis_etag_canon(const char *etag, char out[24])
 {
     const char *p = etag;
     bool neg = false;
@@ -955,21 +961,21 @@ typedef struct wargs {
     char ttl[24];
 } wargs;
 
-static int key_slot(const redis_drv *d, const ss_op *op)
+static int redis_key_slot(const redis_drv *d, const ss_op *op)
 {
     return d->mode == MODE_CLUSTER ? (int)ss_redis_key_slot(op->key, op->key_len) : -1;
 }
 
 /* Fills a SET/DEL command; ETAG_INVALID when the ETag is not a number. */
-static ss_code build_write(redis_drv *d, const ss_op *op, wargs *a, rcmd *c, ss_error *err)
+static ss_code redis_build_write(redis_drv *d, const ss_op *op, wargs *a, rcmd *c, ss_error *err)
 {
-    cmd_init(c);
+    redis_cmd_init(c);
     bool set = op->kind == SS_DRV_SET;
     ss_cond cond = op->cond;
     a->cond[0] = (char)('0' + (int)cond);
     a->cond[1] = '\0';
     a->etag[0] = '\0';
-    if (cond == SS_COND_MATCH && !etag_canon(op->etag, a->etag))
+    if (cond == SS_COND_MATCH && !redis_etag_canon(op->etag, a->etag))
         return ss_error_set(err, SS_ETAG_INVALID, "invalid etag value: \"%s\" is not a number",
                             op->etag);
     int i = 0;
@@ -996,13 +1002,13 @@ static ss_code build_write(redis_drv *d, const ss_op *op, wargs *a, rcmd *c, ss_
     c->argv = a->argv;
     c->argvlen = a->lens;
     c->script = SCRIPTS[set ? SCRIPT_SET : SCRIPT_DEL];
-    c->slot = key_slot(d, op);
+    c->slot = redis_key_slot(d, op);
     c->write = true;
     return SS_OK;
 }
 
 /* Interprets a SET/DEL script answer; on success of a SET, *etag_out gets the new version. */
-static ss_code read_write(const ss_op *op, rcmd *c, char **etag_out, ss_error *err)
+static ss_code redis_read_write(const ss_op *op, rcmd *c, char **etag_out, ss_error *err)
 {
     if (c->code != SS_OK) return ss_error_set(err, c->code, "%s", c->err);
     redisReply *r = c->reply;
@@ -1043,10 +1049,10 @@ typedef struct gargs {
     size_t plens[2];
 } gargs;
 
-static void build_get(redis_drv *d, const ss_op *op, gargs *a, rcmd *hm, rcmd *pt)
+static void redis_build_get(redis_drv *d, const ss_op *op, gargs *a, rcmd *hm, rcmd *pt)
 {
-    cmd_init(hm);
-    cmd_init(pt);
+    redis_cmd_init(hm);
+    redis_cmd_init(pt);
     a->argv[0] = "HMGET";
     a->lens[0] = 5;
     a->argv[1] = op->key;
@@ -1065,16 +1071,16 @@ static void build_get(redis_drv *d, const ss_op *op, gargs *a, rcmd *hm, rcmd *p
     pt->argc = 2;
     pt->argv = a->pargv;
     pt->argvlen = a->plens;
-    hm->slot = pt->slot = key_slot(d, op);
+    hm->slot = pt->slot = redis_key_slot(d, op);
 }
 
 /* A key written with plain SET (Dapr's pre-hash layout) is read as a value without ETag. */
-static ss_code get_plain(redis_drv *d, const ss_op *op, ss_value **out, ss_error *err)
+static ss_code redis_get_plain(redis_drv *d, const ss_op *op, ss_value **out, ss_error *err)
 {
     const char *argv[2] = {"GET", op->key};
     size_t lens[2] = {3, op->key_len};
-    rcmd c = {.argc = 2, .argv = argv, .argvlen = lens, .slot = key_slot(d, op)};
-    ss_code code = exec_cmds(d, &c, 1, false, err);
+    rcmd c = {.argc = 2, .argv = argv, .argvlen = lens, .slot = redis_key_slot(d, op)};
+    ss_code code = redis_exec_cmds(d, &c, 1, false, err);
     if (code == SS_OK && c.code != SS_OK) code = ss_error_set(err, c.code, "%s", c.err);
     if (code == SS_OK) {
         if (c.reply->type == REDIS_REPLY_STRING) {
@@ -1084,17 +1090,17 @@ static ss_code get_plain(redis_drv *d, const ss_op *op, ss_value **out, ss_error
             code = ss_error_set(err, SS_BACKEND, "%s", c.reply->str);
         }
     }
-    cmds_release(&c, 1);
+    redis_cmds_release(&c, 1);
     return code;
 }
 
-static ss_code read_get(redis_drv *d, const ss_op *op, rcmd *hm, rcmd *pt, ss_value **out,
-                        ss_error *err)
+static ss_code redis_read_get(redis_drv *d, const ss_op *op, rcmd *hm, rcmd *pt, ss_value **out,
+                              ss_error *err)
 {
     *out = NULL;
     if (hm->code != SS_OK) return ss_error_set(err, hm->code, "%s", hm->err);
     redisReply *r = hm->reply;
-    if (reply_is_err(r, "WRONGTYPE")) return get_plain(d, op, out, err);
+    if (redis_reply_is_err(r, "WRONGTYPE")) return redis_get_plain(d, op, out, err);
     if (r->type == REDIS_REPLY_ERROR) return ss_error_set(err, SS_BACKEND, "%s", r->str);
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
         return ss_error_set(err, SS_BACKEND, "unexpected HMGET answer");
@@ -1119,52 +1125,52 @@ static ss_code read_get(redis_drv *d, const ss_op *op, rcmd *hm, rcmd *pt, ss_va
     return SS_OK;
 }
 
-static ss_code drv_get(void *self, const ss_op *op, ss_value **out, ss_error *err)
+static ss_code redis_get(void *self, const ss_op *op, ss_value **out, ss_error *err)
 {
     redis_drv *d = self;
     gargs a;
     rcmd c[2];
-    build_get(d, op, &a, &c[0], &c[1]);
-    ss_code code = exec_cmds(d, c, 2, false, err);
-    if (code == SS_OK) code = read_get(d, op, &c[0], &c[1], out, err);
-    cmds_release(c, 2);
+    redis_build_get(d, op, &a, &c[0], &c[1]);
+    ss_code code = redis_exec_cmds(d, c, 2, false, err);
+    if (code == SS_OK) code = redis_read_get(d, op, &c[0], &c[1], out, err);
+    redis_cmds_release(c, 2);
     return code;
 }
 
-static ss_code drv_set(void *self, const ss_op *op, char **etag_out, ss_error *err)
+static ss_code redis_set(void *self, const ss_op *op, char **etag_out, ss_error *err)
 {
     redis_drv *d = self;
     wargs a;
     rcmd c;
-    ss_code code = build_write(d, op, &a, &c, err);
+    ss_code code = redis_build_write(d, op, &a, &c, err);
     if (code != SS_OK) return code;
-    code = exec_cmds(d, &c, 1, op->consistency == SS_CONSISTENCY_STRONG, err);
-    if (code == SS_OK) code = read_write(op, &c, etag_out, err);
-    cmds_release(&c, 1);
+    code = redis_exec_cmds(d, &c, 1, op->consistency == SS_CONSISTENCY_STRONG, err);
+    if (code == SS_OK) code = redis_read_write(op, &c, etag_out, err);
+    redis_cmds_release(&c, 1);
     return code;
 }
 
-static ss_code drv_del(void *self, const ss_op *op, ss_error *err)
+static ss_code redis_del(void *self, const ss_op *op, ss_error *err)
 {
     redis_drv *d = self;
     wargs a;
     rcmd c;
-    ss_code code = build_write(d, op, &a, &c, err);
+    ss_code code = redis_build_write(d, op, &a, &c, err);
     if (code != SS_OK) return code;
-    code = exec_cmds(d, &c, 1, op->consistency == SS_CONSISTENCY_STRONG, err);
-    if (code == SS_OK) code = read_write(op, &c, NULL, err);
-    cmds_release(&c, 1);
+    code = redis_exec_cmds(d, &c, 1, op->consistency == SS_CONSISTENCY_STRONG, err);
+    if (code == SS_OK) code = redis_read_write(op, &c, NULL, err);
+    redis_cmds_release(&c, 1);
     return code;
 }
 
-static void item_error(ss_item_result *it, ss_code code, const ss_error *e)
+static void redis_item_error(ss_item_result *it, ss_code code, const ss_error *e)
 {
     it->code = code;
     it->error = ss_strdup(e->message);
 }
 
-static ss_code drv_bulk_get(void *self, const ss_op *ops, size_t count, ss_results *out,
-                            ss_error *err)
+static ss_code redis_bulk_get(void *self, const ss_op *ops, size_t count, ss_results *out,
+                              ss_error *err)
 {
     redis_drv *d = self;
     gargs *a = malloc((count ? count : 1) * sizeof *a);
@@ -1174,25 +1180,25 @@ static ss_code drv_bulk_get(void *self, const ss_op *ops, size_t count, ss_resul
         free(c);
         return ss_error_set(err, SS_NOMEM, "out of memory");
     }
-    for (size_t i = 0; i < count; i++) build_get(d, &ops[i], &a[i], &c[2 * i], &c[2 * i + 1]);
-    ss_code code = exec_cmds(d, c, 2 * count, false, err);
+    for (size_t i = 0; i < count; i++) redis_build_get(d, &ops[i], &a[i], &c[2 * i], &c[2 * i + 1]);
+    ss_code code = redis_exec_cmds(d, c, 2 * count, false, err);
     for (size_t i = 0; code == SS_OK && i < count; i++) {
         ss_error e; /* filled before it is read */
         ss_value *v = NULL;
-        ss_code ic = read_get(d, &ops[i], &c[2 * i], &c[2 * i + 1], &v, &e);
+        ss_code ic = redis_read_get(d, &ops[i], &c[2 * i], &c[2 * i + 1], &v, &e);
         if (ic == SS_OK)
             out->items[i].value = v;
         else
-            item_error(&out->items[i], ic, &e);
+            redis_item_error(&out->items[i], ic, &e);
     }
-    cmds_release(c, 2 * count);
+    redis_cmds_release(c, 2 * count);
     free(c);
     free(a);
     return code;
 }
 
-static ss_code bulk_write(redis_drv *d, const ss_op *ops, size_t count, ss_results *out,
-                          ss_error *err)
+static ss_code redis_bulk_write(redis_drv *d, const ss_op *ops, size_t count, ss_results *out,
+                                ss_error *err)
 {
     wargs *a = malloc((count ? count : 1) * sizeof *a);
     rcmd *send = malloc((count ? count : 1) * sizeof *send);
@@ -1208,26 +1214,27 @@ static ss_code bulk_write(redis_drv *d, const ss_op *ops, size_t count, ss_resul
     bool strong = false;
     for (size_t i = 0; i < count; i++) {
         ss_error e;
-        ss_code bc = build_write(d, &ops[i], &a[i], &send[m], &e);
+        ss_code bc = redis_build_write(d, &ops[i], &a[i], &send[m], &e);
         if (bc != SS_OK) {
-            item_error(&out->items[i], bc, &e);
+            redis_item_error(&out->items[i], bc, &e);
             continue;
         }
         strong |= ops[i].consistency == SS_CONSISTENCY_STRONG;
         idx[m++] = i;
     }
-    code = exec_cmds(d, send, m, strong, err);
+    code = redis_exec_cmds(d, send, m, strong, err);
     for (size_t j = 0; code == SS_OK && j < m; j++) {
         size_t i = idx[j];
         ss_error e;
         char *etag = NULL;
-        ss_code ic = read_write(&ops[i], &send[j], ops[i].kind == SS_DRV_SET ? &etag : NULL, &e);
+        ss_code ic =
+            redis_read_write(&ops[i], &send[j], ops[i].kind == SS_DRV_SET ? &etag : NULL, &e);
         if (ic == SS_OK)
             out->items[i].etag = etag;
         else
-            item_error(&out->items[i], ic, &e);
+            redis_item_error(&out->items[i], ic, &e);
     }
-    cmds_release(send, m);
+    redis_cmds_release(send, m);
 done:
     free(send);
     free(idx);
@@ -1235,20 +1242,20 @@ done:
     return code;
 }
 
-static ss_code drv_bulk_set(void *self, const ss_op *ops, size_t count, ss_results *out,
-                            ss_error *err)
+static ss_code redis_bulk_set(void *self, const ss_op *ops, size_t count, ss_results *out,
+                              ss_error *err)
 {
-    return bulk_write(self, ops, count, out, err);
+    return redis_bulk_write(self, ops, count, out, err);
 }
 
-static ss_code drv_bulk_delete(void *self, const ss_op *ops, size_t count, ss_results *out,
-                               ss_error *err)
+static ss_code redis_bulk_delete(void *self, const ss_op *ops, size_t count, ss_results *out,
+                                 ss_error *err)
 {
-    return bulk_write(self, ops, count, out, err);
+    return redis_bulk_write(self, ops, count, out, err);
 }
 
-static ss_code drv_transact(void *self, const ss_op *ops, size_t count, const ss_pair *metadata,
-                            size_t metadata_count, ss_error *err)
+static ss_code redis_transact(void *self, const ss_op *ops, size_t count, const ss_pair *metadata,
+                              size_t metadata_count, ss_error *err)
 {
     redis_drv *d = self;
     if (count == 0) return SS_OK;
@@ -1288,7 +1295,7 @@ static ss_code drv_transact(void *self, const ss_op *ops, size_t count, const ss
         bool set = op->kind == SS_DRV_SET;
         ss_cond cond = op->cond;
         nums[i][0][0] = '\0';
-        if (cond == SS_COND_MATCH && !etag_canon(op->etag, nums[i][0])) {
+        if (cond == SS_COND_MATCH && !redis_etag_canon(op->etag, nums[i][0])) {
             code = ss_error_set(err, SS_ETAG_INVALID,
                                 "operation %zu (key \"%s\"): invalid etag value: \"%s\" is not a "
                                 "number",
@@ -1315,9 +1322,9 @@ static ss_code drv_transact(void *self, const ss_op *ops, size_t count, const ss
               .argv = argv,
               .argvlen = lens,
               .script = TX_LUA,
-              .slot = key_slot(d, &ops[0]),
+              .slot = redis_key_slot(d, &ops[0]),
               .write = true};
-    code = exec_cmds(d, &c, 1, strong, err);
+    code = redis_exec_cmds(d, &c, 1, strong, err);
     if (code == SS_OK) {
         redisReply *r = c.reply;
         if (c.code != SS_OK) {
@@ -1368,7 +1375,7 @@ static ss_code drv_transact(void *self, const ss_op *ops, size_t count, const ss
                              "transaction applied, but no replica acknowledged it in time (WAIT)");
         }
     }
-    cmds_release(&c, 1);
+    redis_cmds_release(&c, 1);
 done:
     free(argv);
     free(lens);
@@ -1379,17 +1386,17 @@ done:
     return code;
 }
 
-static ss_code drv_ping(void *self, ss_error *err)
+static ss_code redis_ping(void *self, ss_error *err)
 {
     redis_drv *d = self;
     const char *argv[1] = {"PING"};
     size_t lens[1] = {4};
     rcmd c = {.argc = 1, .argv = argv, .argvlen = lens, .slot = -1};
-    ss_code code = exec_cmds(d, &c, 1, false, err);
+    ss_code code = redis_exec_cmds(d, &c, 1, false, err);
     if (code == SS_OK && c.code != SS_OK) code = ss_error_set(err, c.code, "%s", c.err);
     if (code == SS_OK && c.reply->type == REDIS_REPLY_ERROR)
         code = ss_error_set(err, SS_BACKEND, "%s", c.reply->str);
-    cmds_release(&c, 1);
+    redis_cmds_release(&c, 1);
     return code;
 }
 
@@ -1397,10 +1404,10 @@ static ss_code drv_ping(void *self, ss_error *err)
 /* Open / close                                                                                */
 /* ------------------------------------------------------------------------------------------ */
 
-static void drv_close(void *self)
+static void redis_close(void *self)
 {
     redis_drv *d = self;
-    for (size_t i = 0; i < d->nnodes; i++) node_free(d->nodes[i], d->pool_size);
+    for (size_t i = 0; i < d->nnodes; i++) redis_node_free(d->nodes[i], d->pool_size);
     d->nnodes = 0;
     free(d->slots);
     free(d->seeds);
@@ -1410,7 +1417,7 @@ static void drv_close(void *self)
     pthread_mutex_destroy(&d->sentinel_mu);
 }
 
-static ss_code parse_hosts(redis_drv *d, const char *hosts, ss_error *err)
+static ss_code redis_parse_hosts(redis_drv *d, const char *hosts, ss_error *err)
 {
     size_t n = 1;
     for (const char *p = hosts; *p; p++) n += *p == ',';
@@ -1437,9 +1444,10 @@ static ss_code parse_hosts(redis_drv *d, const char *hosts, ss_error *err)
     return SS_OK;
 }
 
-static ss_code read_config(redis_drv *d, ss_ctx *ctx, ss_error *err)
+static ss_code redis_read_config(redis_drv *d, ss_ctx *ctx, ss_error *err)
 {
-    ss_code code = parse_hosts(d, ss_prop(ctx, "redisHost") ? ss_prop(ctx, "redisHost") : "", err);
+    ss_code code =
+        redis_parse_hosts(d, ss_prop(ctx, "redisHost") ? ss_prop(ctx, "redisHost") : "", err);
     if (code != SS_OK) return code;
     d->username = ss_prop(ctx, "redisUsername");
     d->password = ss_prop(ctx, "redisPassword");
@@ -1510,33 +1518,33 @@ static ss_code read_config(redis_drv *d, ss_ctx *ctx, ss_error *err)
 
 /* Loads the scripts on the first node so their SHA1s are known (other nodes answer NOSCRIPT
  * once and get the body by EVAL). */
-static ss_code load_scripts(redis_drv *d, ss_error *err)
+static ss_code redis_load_scripts(redis_drv *d, ss_error *err)
 {
     for (int s = 0; s < SCRIPT_COUNT; s++) {
         const char *argv[3] = {"SCRIPT", "LOAD", SCRIPTS[s]};
         size_t lens[3] = {6, 4, strlen(SCRIPTS[s])};
         rcmd c = {.argc = 3, .argv = argv, .argvlen = lens, .slot = -1};
-        ss_code code = exec_cmds(d, &c, 1, false, err);
+        ss_code code = redis_exec_cmds(d, &c, 1, false, err);
         if (code == SS_OK && c.code != SS_OK) code = ss_error_set(err, c.code, "%s", c.err);
         if (code == SS_OK && (c.reply->type != REDIS_REPLY_STRING || c.reply->len != 40))
             code = ss_error_set(err, SS_BACKEND, "SCRIPT LOAD: %s",
                                 c.reply->type == REDIS_REPLY_ERROR ? c.reply->str
                                                                    : "unexpected answer");
         if (code == SS_OK) memcpy(d->sha[s], c.reply->str, 41);
-        cmds_release(&c, 1);
+        redis_cmds_release(&c, 1);
         if (code != SS_OK) return code;
     }
     return SS_OK;
 }
 
-static ss_code drv_open(void *self, ss_ctx *ctx, ss_error *err)
+static ss_code redis_open(void *self, ss_ctx *ctx, ss_error *err)
 {
     redis_drv *d = self;
     d->ctx = ctx;
     pthread_rwlock_init(&d->topo, NULL);
     pthread_mutex_init(&d->refresh_mu, NULL);
     pthread_mutex_init(&d->sentinel_mu, NULL);
-    ss_code code = read_config(d, ctx, err);
+    ss_code code = redis_read_config(d, ctx, err);
     if (code != SS_OK) goto fail;
 
     if (d->mode == MODE_CLUSTER) {
@@ -1547,7 +1555,7 @@ static ss_code drv_open(void *self, ss_ctx *ctx, ss_error *err)
         }
         for (int s = 0; s < SS_REDIS_SLOTS; s++) d->slots[s] = NO_NODE;
         char cerr[CMD_ERR_MAX];
-        code = cluster_refresh(d, true, cerr, sizeof cerr);
+        code = redis_cluster_refresh(d, true, cerr, sizeof cerr);
         if (code != SS_OK) {
             ss_error_set(err, code, "%s", cerr);
             goto fail;
@@ -1558,7 +1566,7 @@ static ss_code drv_open(void *self, ss_ctx *ctx, ss_error *err)
         const char *host = d->seeds[0];
         int port = d->seed_ports[0];
         pthread_rwlock_wrlock(&d->topo);
-        int idx = node_index_locked(d, host, port);
+        int idx = redis_node_index_locked(d, host, port);
         pthread_rwlock_unlock(&d->topo);
         if (idx < 0) {
             code = ss_error_set(err, SS_NOMEM, "out of memory");
@@ -1566,18 +1574,18 @@ static ss_code drv_open(void *self, ss_ctx *ctx, ss_error *err)
         }
         if (d->mode == MODE_SENTINEL) {
             char serr[CMD_ERR_MAX];
-            code = sentinel_resolve(d, serr, sizeof serr);
+            code = redis_sentinel_resolve(d, serr, sizeof serr);
             if (code != SS_OK) {
                 ss_error_set(err, code, "%s", serr);
                 goto fail;
             }
         }
     }
-    code = load_scripts(d, err);
+    code = redis_load_scripts(d, err);
     if (code != SS_OK) goto fail;
     return SS_OK;
 fail:
-    drv_close(d);
+    redis_close(d);
     return code;
 }
 
@@ -1620,14 +1628,14 @@ const ss_driver ss_driver_redis = {
             .property_count = sizeof PROPS / sizeof PROPS[0],
         },
     .instance_size = sizeof(redis_drv),
-    .open = drv_open,
-    .close = drv_close,
-    .ping = drv_ping,
-    .get = drv_get,
-    .set = drv_set,
-    .del = drv_del,
-    .bulk_get = drv_bulk_get,
-    .bulk_set = drv_bulk_set,
-    .bulk_delete = drv_bulk_delete,
-    .transact = drv_transact,
+    .open = redis_open,
+    .close = redis_close,
+    .ping = redis_ping,
+    .get = redis_get,
+    .set = redis_set,
+    .del = redis_del,
+    .bulk_get = redis_bulk_get,
+    .bulk_set = redis_bulk_set,
+    .bulk_delete = redis_bulk_delete,
+    .transact = redis_transact,
 };
