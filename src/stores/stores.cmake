@@ -13,7 +13,7 @@ ss_driver(mysql SYMBOL ss_driver_mysql PKG libmariadb
           SOURCES src/stores/sql/sql.c src/stores/sql/mysql.c src/stores/sql/mysql_dsn.c)
 ss_driver(postgresql SYMBOL ss_driver_postgresql PKG libpq
           SOURCES src/stores/sql/sql.c src/stores/sql/postgresql.c)
-ss_driver(redis SYMBOL ss_driver_redis SOURCES src/stores/redis/redis.c src/stores/redis/cluster.c PKG hiredis)
+ss_driver(redis SYMBOL ss_driver_redis SOURCES src/stores/redis/redis.c src/stores/redis/pool.c src/stores/redis/topology.c src/stores/redis/pipeline.c src/stores/redis/ops.c src/stores/redis/cluster.c PKG hiredis)
 ss_driver(zookeeper SYMBOL ss_driver_zookeeper SOURCES src/stores/zookeeper.c
           LIBS zookeeper_mt HEADER zookeeper/zookeeper.h DEFINES THREADED)
 ss_driver(dynamodb SYMBOL ss_driver_dynamodb SOURCES src/stores/dynamodb.c PKG libcurl jansson libcrypto)
