@@ -324,6 +324,7 @@ int cli_open_store(cli *c)
     ss_config cfg = {.log = log_to_stderr, .log_ctx = c, .log_level = SS_LOG_WARN};
     pairs props = {0};
     ss_component_list list = {0};
+    ss_component_store cs = {0};
     const ss_component *comp = NULL;
     int rc = 0;
 
@@ -371,23 +372,19 @@ int cli_open_store(cli *c)
                     rc = cli_usage(c, NULL, "several stores (%s): choose one with --store", names);
                 goto out;
             }
-            /* keyPrefix and actorStateStore are runtime settings (statestored's), not the
-             * driver's: passing them on would only log "unknown property" warnings. */
-            ss_driver_info info;
-            bool known = ss_driver_find(comp->driver, &info);
-            for (size_t i = 0; i < comp->property_count; i++) {
-                const ss_pair *p = &comp->properties[i];
-                bool runtime = strcasecmp(p->name, "keyPrefix") == 0 ||
-                               strcasecmp(p->name, "actorStateStore") == 0;
-                if (runtime && (!known || !driver_declares(&info, p->name))) continue;
-                if (!pairs_add(&props, p->name, strlen(p->name), p->value, strlen(p->value))) {
-                    cli_errorf(c, SS_NOMEM, "out of memory");
-                    rc = ss_code_exit_status(SS_NOMEM);
-                    goto out;
-                }
+            /* The same config statestored builds; no key prefix: the CLI's keys are the keys
+             * as stored. */
+            ss_error err = {0};
+            ss_code code = ss_component_store_init(&cs, comp, NULL, &err);
+            if (code != SS_OK) {
+                cli_errorf(c, code, "%s:%d: %s", comp->file, comp->line, err.message);
+                rc = ss_code_exit_status(code);
+                goto out;
             }
-            cfg.driver = comp->driver;
-            cfg.name = comp->name;
+            cs.config.log = cfg.log;
+            cs.config.log_ctx = cfg.log_ctx;
+            cs.config.log_level = cfg.log_level;
+            cfg = cs.config;
         }
         if (props.count) {
             cfg.properties = props.items;
@@ -409,6 +406,7 @@ int cli_open_store(cli *c)
     }
 out:
     pairs_free(&props);
+    ss_component_store_dispose(&cs);
     ss_component_list_free(&list);
     return rc;
 }

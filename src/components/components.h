@@ -50,4 +50,30 @@ void ss_component_list_free(ss_component_list *list);
 /* Looks a property up case-insensitively; NULL when absent. */
 const char *ss_component_prop(const ss_component *c, const char *name);
 
+/*
+ * A component ready for ss_open, built the same way for statestored and the CLI (store_config.c).
+ * `config` has the driver, the store name and the driver's properties: every property but the
+ * runtime settings keyPrefix and actorStateStore, which are daprd's and never reach a driver.
+ * The caller fills in config's log fields. Strings are borrowed from the component, so it must
+ * outlive this.
+ */
+typedef struct ss_component_store {
+    ss_config config;
+    char *key_prefix; /* "<prefix>||" by daprd's keyPrefix rule, or NULL for no prefix */
+    ss_pair *props;   /* owned array behind config.properties */
+} ss_component_store;
+
+/*
+ * Fills *out for component c. app_id ("" when none) selects daprd's keyPrefix rule: appid
+ * (default) "<app_id>||", name "<store>||", namespace "<$NAMESPACE>.<app_id>||", none, or any
+ * other value "<value>||" (INVALID when it contains "||"). app_id NULL: the caller does no key
+ * prefixing (the CLI) and key_prefix stays NULL. Free with ss_component_store_dispose.
+ */
+ss_code ss_component_store_init(ss_component_store *out, const ss_component *c, const char *app_id,
+                                ss_error *err);
+void ss_component_store_dispose(ss_component_store *s); /* NULL is fine */
+
+/* True for the runtime settings daprd reads from a component (keyPrefix, actorStateStore). */
+bool ss_component_runtime_prop(const char *name);
+
 #endif

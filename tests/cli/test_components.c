@@ -530,6 +530,93 @@ static void test_hostile(void)
     printf("mutations: %d parsed, %d rejected\n", ok, failed);
 }
 
+/* One component with keyPrefix MODE (NULL: none given) and both runtime settings. */
+static void store_config_case(const char *mode, const char *app_id, const char *want_prefix)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: orders\n"
+             "spec:\n  type: state.redis\n  metadata:\n"
+             "  - name: redisHost\n    value: h:1\n"
+             "  - name: ActorStateStore\n    value: \"true\"\n"
+             "  - name: ttlInSeconds\n    value: \"5\"\n%s%s%s",
+             mode ? "  - name: KEYPREFIX\n    value: \"" : "", mode ? mode : "",
+             mode ? "\"\n" : "");
+    ss_component_list l;
+    ss_error e;
+    T_INT(parse(&l, text, &e), SS_OK);
+    if (l.count != 1) {
+        T_INT(l.count, 1);
+        ss_component_list_free(&l);
+        return;
+    }
+    ss_component_store cs;
+    T_INT(ss_component_store_init(&cs, &l.items[0], app_id, &e), SS_OK);
+    T_STR(cs.config.driver, "redis");
+    T_STR(cs.config.name, "orders");
+    /* the driver's properties in order, without the runtime settings (any case) */
+    T_INT(cs.config.property_count, 2);
+    if (cs.config.property_count == 2) {
+        T_STR(cs.config.properties[0].name, "redisHost");
+        T_STR(cs.config.properties[1].name, "ttlInSeconds");
+    }
+    if (want_prefix)
+        T_STR(cs.key_prefix, want_prefix);
+    else
+        T_CHECK(cs.key_prefix == NULL);
+    ss_component_store_dispose(&cs);
+    ss_component_store_dispose(&cs); /* disposed twice is harmless */
+    ss_component_list_free(&l);
+}
+
+/* ss_component_store_init: what statestored and the CLI both open a component with. */
+static void test_store_config(void)
+{
+    unsetenv("NAMESPACE");
+    store_config_case(NULL, "myapp", "myapp||"); /* appid is the default */
+    store_config_case("AppID", "myapp", "myapp||");
+    store_config_case(NULL, "", NULL);
+    store_config_case("name", "myapp", "orders||");
+    store_config_case("name", "", "orders||");
+    store_config_case("none", "myapp", NULL);
+    store_config_case("team", "myapp", "team||");
+    store_config_case("", "myapp", "myapp||");
+    store_config_case("namespace", "myapp", "myapp||"); /* NAMESPACE unset: as appid */
+    setenv("NAMESPACE", "prod", 1);
+    store_config_case("namespace", "myapp", "prod.myapp||");
+    store_config_case("namespace", "", NULL);
+    unsetenv("NAMESPACE");
+    /* app_id NULL: the caller does no prefixing (the CLI), even for name or a custom value */
+    store_config_case("name", NULL, NULL);
+    store_config_case("team", NULL, NULL);
+    store_config_case("a||b", NULL, NULL);
+
+    /* a prefix with the separator in it is invalid input, named */
+    ss_component_list l;
+    ss_error e;
+    T_INT(
+        parse(&l,
+              "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata: {name: s}\n"
+              "spec:\n  type: state.memory\n  metadata:\n  - {name: keyPrefix, value: \"a||b\"}\n",
+              &e),
+        SS_OK);
+    if (l.count == 1) {
+        ss_component_store cs;
+        T_INT(ss_component_store_init(&cs, &l.items[0], "myapp", &e), SS_INVALID);
+        T_STR(e.message, "keyPrefix 'a||b' can't contain '||'");
+        T_CHECK(cs.props == NULL && cs.key_prefix == NULL);
+        /* only runtime settings: no driver properties at all */
+        T_INT(ss_component_store_init(&cs, &l.items[0], NULL, &e), SS_OK);
+        T_INT(cs.config.property_count, 0);
+        T_CHECK(cs.config.properties == NULL);
+        ss_component_store_dispose(&cs);
+    }
+    ss_component_list_free(&l);
+    ss_component_store_dispose(NULL);
+    T_CHECK(ss_component_runtime_prop("keyprefix") && ss_component_runtime_prop("actorStateStore"));
+    T_CHECK(!ss_component_runtime_prop("redisHost"));
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "%s/ss-components-XXXXXX",
@@ -544,6 +631,7 @@ int main(void)
     test_errors();
     test_files_and_dirs();
     test_hostile();
+    test_store_config();
     rmdir(tmpdir);
     return t_finish("cli_components");
 }
