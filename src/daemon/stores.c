@@ -28,14 +28,6 @@ void stores_free(dserver *s)
     s->nstores = 0;
 }
 
-static char *prefixed(const char *prefix, const char *s)
-{
-    size_t n = strlen(prefix) + strlen(s) + 1;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s%s", prefix, s);
-    return p;
-}
-
 /* Opens one store: the driver gets the component's properties without the runtime settings
  * (keyPrefix, actorStateStore), and the key prefix is daprd's rule for --app-id. */
 static bool open_store(dserver *s, const ss_component *c, const char *app_id, const char *origin)
@@ -71,8 +63,12 @@ static bool open_store(dserver *s, const ss_component *c, const char *app_id, co
     }
     const char *version = c->version;
     st.name = strdup(c->name);
-    st.type =
-        strncmp(c->driver, "state.", 6) == 0 ? strdup(c->driver) : prefixed("state.", c->driver);
+    if (strncmp(c->driver, "state.", 6) == 0) {
+        st.type = strdup(c->driver);
+    } else if ((st.type = malloc(strlen(c->driver) + 7)) != NULL) {
+        memcpy(st.type, "state.", 6);
+        strcpy(st.type + 6, c->driver);
+    }
     st.version = strdup(version && *version ? version : "v1");
     if (!st.name || !st.type || !st.version) {
         ss_close(st.store);

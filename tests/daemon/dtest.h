@@ -177,6 +177,31 @@ __attribute__((unused)) static long dt_req(dt_daemon *d, dt_resp *r, const char 
 }
 
 /*
+ * Starts argv[0] with argv (NULL-terminated) and env overrides ("NAME=value", may be NULL);
+ * stdout goes to the file `out`, stderr to `err` (NULL: to `out` as well). Returns the pid.
+ */
+__attribute__((unused)) static pid_t dt_spawn(const char *const *argv, const char *out,
+                                              const char *err, const char *const *env)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        perror("fork");
+        exit(1);
+    }
+    if (pid == 0) {
+        int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int fe = err ? open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644) : fd;
+        if (fd >= 0) dup2(fd, 1);
+        if (fe >= 0) dup2(fe, 2);
+        for (; env && *env; env++) putenv((char *)*env);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/*
  * Starts `exe` with args (NULL-terminated, after the port flags) and env overrides
  * ("NAME=value", NULL-terminated, may be NULL); waits until /v1.0/healthz answers.
  * Returns false (the daemon's exit status in *exit_status when it died) if it never came up.
@@ -197,22 +222,7 @@ __attribute__((unused)) static bool dt_start(dt_daemon *d, const char *exe, cons
     argv[a++] = "0";
     for (; args && *args && a < 62; args++) argv[a++] = *args;
     argv[a] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        exit(1);
-    }
-    if (pid == 0) {
-        int fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        for (; env && *env; env++) putenv((char *)*env);
-        execv(exe, (char *const *)argv);
-        _exit(127);
-    }
+    pid_t pid = dt_spawn(argv, d->log, NULL, env);
     d->pid = pid;
     d->curl = curl_easy_init();
     for (int i = 0; i < 200; i++) { /* up to 20 s */

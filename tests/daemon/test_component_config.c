@@ -47,21 +47,7 @@ static void run_cli(run_result *r, const char *cli, const char *dir, const char 
     argv[a++] = cli;
     for (; *args && a < 31; args++) argv[a++] = *args;
     argv[a] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        exit(1);
-    }
-    if (pid == 0) {
-        int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fo < 0 || fe < 0) _exit(126);
-        dup2(fo, 1);
-        dup2(fe, 2);
-        execv(cli, (char *const *)argv);
-        _exit(127);
-    }
+    pid_t pid = dt_spawn(argv, out, err, NULL);
     int st;
     waitpid(pid, &st, 0);
     r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);

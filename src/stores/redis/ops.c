@@ -275,9 +275,9 @@ ss_code redis_get(void *self, const ss_op *op, ss_value **out, ss_error *err)
     return code;
 }
 
-ss_code redis_set(void *self, const ss_op *op, char **etag_out, ss_error *err)
+/* One SET or DEL script (by op->kind); etag_out NULL for a delete. */
+static ss_code redis_write_one(redis_drv *d, const ss_op *op, char **etag_out, ss_error *err)
 {
-    redis_drv *d = self;
     wargs a;
     rcmd c;
     ss_code code = redis_build_write(d, op, &a, &c, err);
@@ -288,17 +288,14 @@ ss_code redis_set(void *self, const ss_op *op, char **etag_out, ss_error *err)
     return code;
 }
 
+ss_code redis_set(void *self, const ss_op *op, char **etag_out, ss_error *err)
+{
+    return redis_write_one(self, op, etag_out, err);
+}
+
 ss_code redis_del(void *self, const ss_op *op, ss_error *err)
 {
-    redis_drv *d = self;
-    wargs a;
-    rcmd c;
-    ss_code code = redis_build_write(d, op, &a, &c, err);
-    if (code != SS_OK) return code;
-    code = redis_exec_cmds(d, &c, 1, op->consistency == SS_CONSISTENCY_STRONG, err);
-    if (code == SS_OK) code = redis_read_write(op, &c, NULL, err);
-    redis_cmds_release(&c, 1);
-    return code;
+    return redis_write_one(self, op, NULL, err);
 }
 
 static void redis_item_error(ss_item_result *it, ss_code code, const ss_error *e)
