@@ -33,6 +33,8 @@ PKGS=(
   # reliability tests: valgrind memcheck (ctest label valgrind), the curl CLI, python3 drivers
   valgrind curl python3
 )
+# MongoDB driver: libmongoc/libbson (its test server, mongo-java-server, comes from Maven).
+PKGS+=(libmongoc-dev)
 # Node.js/npm and Java/Maven: the machines come with them (Node 20 with npm 11, OpenJDK 17 and
 # Maven); a machine without them gets Debian's.
 command -v node >/dev/null || PKGS+=(nodejs)

@@ -8,6 +8,8 @@ ss_driver(sqlite SYMBOL ss_driver_sqlite SOURCES src/stores/sqlite.c PKG sqlite3
 # --- network servers ---
 ss_driver(etcd SYMBOL ss_driver_etcd SOURCES src/stores/etcd.c PKG libcurl jansson)
 ss_driver(memcached SYMBOL ss_driver_memcached SOURCES src/stores/memcached.c PKG libmemcached)
+ss_driver(mongodb SYMBOL ss_driver_mongodb
+          SOURCES src/stores/mongodb/mongodb.c src/stores/mongodb/documents.c PKG libmongoc-1.0)
 # The SQL drivers are dialects of src/stores/sql/sql.c (listed by each; built once).
 ss_driver(mysql SYMBOL ss_driver_mysql PKG libmariadb
           SOURCES src/stores/sql/sql.c src/stores/sql/mysql.c src/stores/sql/mysql_dsn.c)
