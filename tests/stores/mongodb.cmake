@@ -7,3 +7,8 @@ if(SS_HAVE_MONGODB)
       PROPS "host=\${SS_TEST_MONGODB_HOST}" "databaseName=statestoreTest")
   endif()
 endif()
+if(SS_HAVE_MONGODB)
+  # No server needed: a fake wire-protocol server inside the test records what is sent.
+  ss_add_test(mongodb_commands_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/mongodb_commands_test.c
+              LIBS PkgConfig::SSPKG_libmongoc_1_0 LABELS mongodb TIMEOUT 120)
+endif()
