@@ -18,6 +18,7 @@
 
 #include <statestore.h>
 
+#include "driver_side.h"
 #include "harness.h"
 #include "stores/couchbase/couchbase_internal.h"
 
@@ -124,36 +125,6 @@ static void raw_bulk(void *ctx, size_t i)
     }
 }
 
-static void drv_set(void *ctx, size_t i)
-{
-    (void)ctx;
-    ss_error err;
-    if (ss_set(NULL, b.store, &b.sreqs[i % NKEYS], &err) != SS_OK) die("ss_set", err.message);
-}
-
-static void drv_get(void *ctx, size_t i)
-{
-    (void)ctx;
-    ss_value *v = NULL;
-    ss_error err;
-    if (ss_get(&v, b.store, &b.greqs[(i * 7) % NKEYS], &err) != SS_OK || !v)
-        die("ss_get", v ? "" : "missing key");
-    ss_value_free(v);
-}
-
-static void drv_bulk(void *ctx, size_t i)
-{
-    (void)ctx;
-    size_t base = (i * BULK) % (NKEYS - BULK);
-    ss_results res;
-    ss_error err;
-    if (ss_bulk_get(&res, b.store, &b.greqs[base], BULK, NULL, &err) != SS_OK)
-        die("ss_bulk_get", err.message);
-    for (size_t j = 0; j < res.count; j++)
-        if (!res.items[j].value) die("ss_bulk_get", "missing key");
-    ss_results_free(&res);
-}
-
 typedef struct text {
     char *p;
     size_t n;
@@ -221,6 +192,7 @@ int main(void)
     ss_error err;
     if (ss_open(&b.store, &cfg, &err) != SS_OK) die("open", err.message);
 
+    bench_driver drv = {"couchbase", b.store, b.greqs, b.sreqs, NKEYS, BULK};
     size_t n = bench_iters(5000);
     size_t nb = n / 50 > 0 ? n / 50 : 1;
     printf("couchbase driver vs a raw binary-protocol loop (%d keys, %d-byte values, %zu nodes)\n",
@@ -229,12 +201,12 @@ int main(void)
     double rs, os, rg, og, rb, ob;
     printf("(best of %d alternating rounds each)\n", ROUNDS);
     bench_compare(ROUNDS, BENCH_WALL, n, 1, (bench_side){"raw SET", raw_set, NULL},
-                  (bench_side){"driver set", drv_set, NULL}, &rs, &os);
+                  (bench_side){"driver set", bench_driver_set, &drv}, &rs, &os);
     bench_compare(ROUNDS, BENCH_WALL, n, 1, (bench_side){"raw GET", raw_get, NULL},
-                  (bench_side){"driver get", drv_get, NULL}, &rg, &og);
+                  (bench_side){"driver get", bench_driver_get, &drv}, &rg, &og);
     bench_compare(ROUNDS, BENCH_WALL, nb, BULK,
                   (bench_side){"raw pipelined GET of 100", raw_bulk, NULL},
-                  (bench_side){"driver bulk get of 100", drv_bulk, NULL}, &rb, &ob);
+                  (bench_side){"driver bulk get of 100", bench_driver_bulk_get, &drv}, &rb, &ob);
     bench_ratio("couchbase set", os, rs, 0.9);
     bench_ratio("couchbase get", og, rg, 0.9);
     bench_ratio("couchbase bulk get 100", ob, rb, 0.8);

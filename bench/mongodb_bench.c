@@ -15,6 +15,7 @@
 #include <statestore.h>
 #include <statestore/driver.h>
 
+#include "driver_side.h"
 #include "harness.h"
 
 #define NKEYS   10000
@@ -144,49 +145,6 @@ static void raw_bulk_set(void *ctx, size_t i)
     bson_destroy(&uopts);
 }
 
-static void drv_set(void *ctx, size_t i)
-{
-    (void)ctx;
-    ss_error err;
-    if (ss_set(NULL, b.store, &b.sreqs[i % NKEYS], &err) != SS_OK) die("ss_set", err.message);
-}
-
-static void drv_get(void *ctx, size_t i)
-{
-    (void)ctx;
-    ss_value *v = NULL;
-    ss_error err;
-    if (ss_get(&v, b.store, &b.greqs[(i * 7) % NKEYS], &err) != SS_OK || !v)
-        die("ss_get", v ? "" : "missing key");
-    ss_value_free(v);
-}
-
-static void drv_bulk_get(void *ctx, size_t i)
-{
-    (void)ctx;
-    size_t base = (i * BULK) % (NKEYS - BULK);
-    ss_results res;
-    ss_error err;
-    if (ss_bulk_get(&res, b.store, &b.greqs[base], BULK, NULL, &err) != SS_OK)
-        die("ss_bulk_get", err.message);
-    for (size_t j = 0; j < res.count; j++)
-        if (!res.items[j].value) die("ss_bulk_get", "missing key");
-    ss_results_free(&res);
-}
-
-static void drv_bulk_set(void *ctx, size_t i)
-{
-    (void)ctx;
-    size_t base = (i * BULK) % (NKEYS - BULK);
-    ss_results res;
-    ss_error err;
-    if (ss_bulk_set(&res, b.store, &b.sreqs[base], BULK, NULL, &err) != SS_OK)
-        die("ss_bulk_set", err.message);
-    for (size_t j = 0; j < res.count; j++)
-        if (res.items[j].code != SS_OK) die("ss_bulk_set", res.items[j].error);
-    ss_results_free(&res);
-}
-
 int main(void)
 {
     const char *host = getenv("SS_TEST_MONGODB_HOST");
@@ -218,6 +176,7 @@ int main(void)
     mongoc_client_set_error_api(b.client, MONGOC_ERROR_API_VERSION_2);
     b.coll = mongoc_client_get_collection(b.client, "benchDb", "daprCollection");
 
+    bench_driver drv = {"mongodb", b.store, b.greqs, b.sreqs, NKEYS, BULK};
     size_t n = bench_iters(5000);
     size_t nb = n / 50 > 0 ? n / 50 : 1;
     printf("mongodb driver vs raw libmongoc (%d keys, %d-byte values, one server)\n", NKEYS,
@@ -226,15 +185,15 @@ int main(void)
     double rs, os, rg, og, rb, ob, rw, ow;
     printf("(best of %d alternating rounds each)\n", ROUNDS);
     bench_compare(ROUNDS, BENCH_WALL, n, 1, (bench_side){"raw replace with upsert", raw_set, NULL},
-                  (bench_side){"driver set", drv_set, NULL}, &rs, &os);
+                  (bench_side){"driver set", bench_driver_set, &drv}, &rs, &os);
     bench_compare(ROUNDS, BENCH_WALL, n, 1, (bench_side){"raw find by _id", raw_get, NULL},
-                  (bench_side){"driver get", drv_get, NULL}, &rg, &og);
+                  (bench_side){"driver get", bench_driver_get, &drv}, &rg, &og);
     bench_compare(ROUNDS, BENCH_WALL, nb, BULK,
                   (bench_side){"raw $in find of 100", raw_bulk_get, NULL},
-                  (bench_side){"driver bulk get of 100", drv_bulk_get, NULL}, &rb, &ob);
+                  (bench_side){"driver bulk get of 100", bench_driver_bulk_get, &drv}, &rb, &ob);
     bench_compare(ROUNDS, BENCH_WALL, nb, BULK,
                   (bench_side){"raw ordered bulk write of 100", raw_bulk_set, NULL},
-                  (bench_side){"driver bulk set of 100", drv_bulk_set, NULL}, &rw, &ow);
+                  (bench_side){"driver bulk set of 100", bench_driver_bulk_set, &drv}, &rw, &ow);
     bench_ratio("mongodb set", os, rs, 0.9);
     bench_ratio("mongodb get", og, rg, 0.9);
     bench_ratio("mongodb bulk get 100", ob, rb, 0.8);

@@ -31,6 +31,8 @@
 #include <libmemcached/util.h>
 #include <openssl/sha.h>
 
+#include "support/cas.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -193,22 +195,6 @@ static bool unwrap_value(const mkey *mk, const char *key, size_t key_len, const 
     if (kl != key_len || *len - 4 < kl || memcmp(*data + 4, key, kl) != 0) return false;
     *data += 4 + kl;
     *len -= 4 + kl;
-    return true;
-}
-
-/* ETags are CAS values: 1..2^64-1 in decimal, nothing else. */
-static bool parse_cas(const char *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (!*s) return false;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9') return false;
-        uint64_t d = (uint64_t)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    if (v == 0) return false;
-    *out = v;
     return true;
 }
 
@@ -398,26 +384,13 @@ static ss_code gets_raw(memcached_st *mc, const mkey *mk, char **data, size_t *l
     return code;
 }
 
-/* The CAS as decimal text (buf >= 21 bytes), without printf on the bulk path. */
-static void cas_text(uint64_t v, char *buf)
-{
-    char tmp[21];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (int i = 0; i < n; i++) buf[i] = tmp[n - 1 - i];
-    buf[n] = 0;
-}
-
 static ss_code make_value(const mkey *mk, const ss_op *op, const char *data, size_t len,
                           uint64_t cas, ss_value **out, ss_error *err)
 {
     *out = NULL;
     if (!unwrap_value(mk, op->key, op->key_len, &data, &len)) return SS_OK;
     char etag[24];
-    cas_text(cas, etag);
+    ss_cas_text(cas, etag);
     *out = ss_value_new(data, len, etag);
     if (!*out) return ss_error_set(err, SS_NOMEM, "out of memory");
     return SS_OK;
@@ -563,7 +536,7 @@ static ss_code mc_set(void *self, const ss_op *op, char **etag_out, ss_error *er
 {
     mc_store *s = self;
     uint64_t cas = 0;
-    if (op->cond == SS_COND_MATCH && !parse_cas(op->etag, &cas))
+    if (op->cond == SS_COND_MATCH && !ss_cas_parse(op->etag, &cas))
         return ss_error_set(err, SS_ETAG_INVALID,
                             "invalid etag value: memcached ETags are CAS numbers");
     mkey mk;
@@ -609,7 +582,7 @@ static ss_code mc_set(void *self, const ss_op *op, char **etag_out, ss_error *er
         if (gets_raw(mc, &mk, &data, &len, &newcas, &found, &ignored) == SS_OK && found &&
             len == vlen && memcmp(data, val, vlen) == 0) {
             char etag[24];
-            cas_text(newcas, etag);
+            ss_cas_text(newcas, etag);
             *etag_out = ss_strdup(etag);
         }
         free(data);
@@ -623,7 +596,7 @@ static ss_code mc_del(void *self, const ss_op *op, ss_error *err)
 {
     mc_store *s = self;
     uint64_t cas = 0;
-    if (op->cond == SS_COND_MATCH && !parse_cas(op->etag, &cas))
+    if (op->cond == SS_COND_MATCH && !ss_cas_parse(op->etag, &cas))
         return ss_error_set(err, SS_ETAG_INVALID,
                             "invalid etag value: memcached ETags are CAS numbers");
     mkey mk;

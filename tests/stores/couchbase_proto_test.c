@@ -5,17 +5,13 @@
  */
 #include "stores/couchbase/couchbase_internal.h"
 #include "store_check.h"
+#include "tcp_fake.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 static void test_encode(void)
 {
@@ -141,11 +137,8 @@ static void test_config(void)
  * of the request's vBucket, else NOT_MY_VBUCKET with the config in the body, or with an empty
  * body when `bare_nmvb`). Counts the NOT_MY_VBUCKET replies. */
 typedef struct fnode {
-    int lfd, port, idx;
-    pthread_t acceptor;
-    pthread_t conns[16];
-    int nconns;
-    atomic_bool stop;
+    tcp_fake tcp;
+    int port, idx;
 } fnode;
 
 static fnode nodes[2];
@@ -170,17 +163,6 @@ static void set_config(int owner, int rev)
     pthread_mutex_unlock(&cfg_mu);
 }
 
-static bool fn_read(int fd, uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t r = read(fd, p, n);
-        if (r <= 0) return false;
-        p += r;
-        n -= (size_t)r;
-    }
-    return true;
-}
-
 static void fn_reply(int fd, uint8_t op, uint16_t status, uint32_t opaque, uint64_t cas,
                      const void *extras, size_t extlen, const void *val, size_t vallen)
 {
@@ -192,30 +174,20 @@ static void fn_reply(int fd, uint8_t op, uint16_t status, uint32_t opaque, uint6
     for (int i = 0; i < 4; i++) h[8 + i] = (uint8_t)(body >> (24 - 8 * i));
     for (int i = 0; i < 4; i++) h[12 + i] = (uint8_t)(opaque >> (24 - 8 * i));
     for (int i = 0; i < 8; i++) h[16 + i] = (uint8_t)(cas >> (56 - 8 * i));
-    if (write(fd, h, 24) != 24) return;
-    if (extlen && write(fd, extras, extlen) != (ssize_t)extlen) return;
-    if (vallen && write(fd, val, vallen) != (ssize_t)vallen) return;
+    if (tcp_fake_write(fd, h, 24) && tcp_fake_write(fd, extras, extlen))
+        tcp_fake_write(fd, val, vallen);
 }
 
-typedef struct fconn {
-    fnode *n;
-    int fd;
-} fconn;
-
-static void *fn_conn(void *arg)
+static void fn_serve(int fd, void *ctx)
 {
-    fconn *c = arg;
-    fnode *n = c->n;
-    int fd = c->fd;
-    free(c);
+    fnode *n = ctx;
     uint8_t h[24];
-    while (fn_read(fd, h, 24)) {
+    while (tcp_fake_read(fd, h, 24)) {
         uint32_t body = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 | (uint32_t)h[10] << 8 | h[11];
         uint32_t opaque =
             (uint32_t)h[12] << 24 | (uint32_t)h[13] << 16 | (uint32_t)h[14] << 8 | h[15];
-        uint16_t vb = (uint16_t)(h[6] << 8 | h[7]);
         uint8_t *b = body ? malloc(body) : NULL;
-        if (body && (!b || !fn_read(fd, b, body))) {
+        if (body && (!b || !tcp_fake_read(fd, b, body))) {
             free(b);
             break;
         }
@@ -225,7 +197,6 @@ static void *fn_conn(void *arg)
         snprintf(cfg, sizeof cfg, "%s", cfg_json);
         int owner = owner_of_all;
         pthread_mutex_unlock(&cfg_mu);
-        (void)vb;
         if (h[1] == CB_OP_GET_CLUSTER_CONFIG) {
             fn_reply(fd, h[1], 0, opaque, 0, NULL, 0, cfg, strlen(cfg));
         } else if (h[1] == CB_OP_GET) {
@@ -244,52 +215,20 @@ static void *fn_conn(void *arg)
             fn_reply(fd, h[1], 0, opaque, 0, NULL, 0, NULL, 0); /* HELLO, SELECT_BUCKET, NOOP */
         }
     }
-    close(fd);
-    return NULL;
-}
-
-static void *fn_accept(void *arg)
-{
-    fnode *n = arg;
-    while (!atomic_load(&n->stop)) {
-        struct pollfd p = {n->lfd, POLLIN, 0};
-        if (poll(&p, 1, 50) <= 0) continue;
-        int fd = accept(n->lfd, NULL, NULL);
-        if (fd < 0) continue;
-        fconn *c = malloc(sizeof *c);
-        if (!c || n->nconns == 16) {
-            free(c);
-            close(fd);
-            continue;
-        }
-        c->n = n;
-        c->fd = fd;
-        pthread_create(&n->conns[n->nconns++], NULL, fn_conn, c);
-    }
-    return NULL;
 }
 
 static bool fn_start(fnode *n, int idx)
 {
     memset(n, 0, sizeof *n);
     n->idx = idx;
-    n->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof a;
-    if (n->lfd < 0 || bind(n->lfd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        listen(n->lfd, 8) != 0 || getsockname(n->lfd, (struct sockaddr *)&a, &al) != 0)
-        return false;
-    n->port = ntohs(a.sin_port);
-    return pthread_create(&n->acceptor, NULL, fn_accept, n) == 0;
+    if (!tcp_fake_start(&n->tcp, fn_serve, n)) return false;
+    n->port = n->tcp.port;
+    return true;
 }
 
 static void fn_stop(fnode *n)
 {
-    atomic_store(&n->stop, true);
-    pthread_join(n->acceptor, NULL);
-    for (int i = 0; i < n->nconns; i++) pthread_join(n->conns[i], NULL);
-    close(n->lfd);
+    tcp_fake_stop(&n->tcp);
 }
 
 static void get_expect(ss_store *s, const char *key, const char *want, const char *what)

@@ -12,66 +12,28 @@
  */
 #include "stores/mongodb/mongodb_internal.h"
 #include "store_check.h"
+#include "tcp_fake.h"
 
 #include <bson/bson.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#define MAX_CMDS  256
-#define MAX_CONNS 32
+#define MAX_CMDS 256
 
 typedef struct fake {
-    int lfd;
+    tcp_fake tcp;
     int port;
     bool replset;
     bool no_hello;           /* answer `hello` with CommandNotFound (servers before 4.4.2) */
     atomic_int etag_matches; /* n reported for a write whose filter has _etag */
-    atomic_bool stop;
-    pthread_t acceptor;
-    pthread_t conns[MAX_CONNS];
-    int nconns;
     pthread_mutex_t mu;
     bson_t *cmds[MAX_CMDS];
     int ncmds;
 } fake;
-
-typedef struct conn_arg {
-    fake *f;
-    int fd;
-} conn_arg;
-
-static bool read_full(int fd, void *buf, size_t n)
-{
-    char *p = buf;
-    while (n) {
-        ssize_t r = read(fd, p, n);
-        if (r <= 0) return false;
-        p += r;
-        n -= (size_t)r;
-    }
-    return true;
-}
-
-static bool write_full(int fd, const void *buf, size_t n)
-{
-    const char *p = buf;
-    while (n) {
-        ssize_t r = write(fd, p, n);
-        if (r <= 0) return false;
-        p += r;
-        n -= (size_t)r;
-    }
-    return true;
-}
 
 static void put32(uint8_t *p, int32_t v)
 {
@@ -213,18 +175,15 @@ static bool parse_msg(const uint8_t *p, size_t n, bson_t *cmd)
     return true;
 }
 
-static void *conn_main(void *argp)
+static void serve(int fd, void *ctx)
 {
-    conn_arg *a = argp;
-    fake *f = a->f;
-    int fd = a->fd;
-    free(a);
+    fake *f = ctx;
     uint8_t hdr[16];
-    while (read_full(fd, hdr, 16)) {
+    while (tcp_fake_read(fd, hdr, 16)) {
         int32_t len = get32(hdr), req_id = get32(hdr + 4), op = get32(hdr + 12);
         if (len < 16 || len > 64 * 1024 * 1024) break;
         uint8_t *body = malloc((size_t)len - 16);
-        if (!body || !read_full(fd, body, (size_t)len - 16)) {
+        if (!body || !tcp_fake_read(fd, body, (size_t)len - 16)) {
             free(body);
             break;
         }
@@ -266,33 +225,11 @@ static void *conn_main(void *argp)
         put32(out + 4, req_id + 1000000);
         put32(out + 8, req_id);
         put32(out + 12, op == 2013 ? 2013 : 1);
-        bool w = write_full(fd, out, head) && write_full(fd, bson_get_data(&reply), reply.len);
+        bool w =
+            tcp_fake_write(fd, out, head) && tcp_fake_write(fd, bson_get_data(&reply), reply.len);
         bson_destroy(&reply);
         if (!w) break;
     }
-    close(fd);
-    return NULL;
-}
-
-static void *accept_main(void *argp)
-{
-    fake *f = argp;
-    while (!atomic_load(&f->stop)) {
-        struct pollfd p = {f->lfd, POLLIN, 0};
-        if (poll(&p, 1, 50) <= 0) continue;
-        int fd = accept(f->lfd, NULL, NULL);
-        if (fd < 0) continue;
-        conn_arg *a = malloc(sizeof *a);
-        if (!a || f->nconns == MAX_CONNS) {
-            free(a);
-            close(fd);
-            continue;
-        }
-        a->f = f;
-        a->fd = fd;
-        pthread_create(&f->conns[f->nconns++], NULL, conn_main, a);
-    }
-    return NULL;
 }
 
 static bool fake_start(fake *f, bool replset, bool no_hello)
@@ -302,24 +239,15 @@ static bool fake_start(fake *f, bool replset, bool no_hello)
     f->no_hello = no_hello;
     atomic_store(&f->etag_matches, 1);
     pthread_mutex_init(&f->mu, NULL);
-    f->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof a;
-    if (f->lfd < 0 || bind(f->lfd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        listen(f->lfd, 16) != 0 || getsockname(f->lfd, (struct sockaddr *)&a, &al) != 0)
-        return false;
-    f->port = ntohs(a.sin_port);
-    return pthread_create(&f->acceptor, NULL, accept_main, f) == 0;
+    if (!tcp_fake_start(&f->tcp, serve, f)) return false;
+    f->port = f->tcp.port;
+    return true;
 }
 
 /* After the store is closed (its sockets too), so every connection thread ends. */
 static void fake_stop(fake *f)
 {
-    atomic_store(&f->stop, true);
-    pthread_join(f->acceptor, NULL);
-    for (int i = 0; i < f->nconns; i++) pthread_join(f->conns[i], NULL);
-    close(f->lfd);
+    tcp_fake_stop(&f->tcp);
     for (int i = 0; i < f->ncmds; i++) bson_destroy(f->cmds[i]);
     pthread_mutex_destroy(&f->mu);
 }

@@ -28,6 +28,7 @@
 #include <statestore/driver.h>
 
 #include "support/base64.h"
+#include "support/cas.h"
 #include "support/http.h"
 
 #include <errno.h>
@@ -525,26 +526,6 @@ static ss_code map_status(ss_error *err, const cb_hdr *h, const uint8_t *body)
     }
 }
 
-static bool parse_cas(const char *s, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (!*s) return false;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9') return false;
-        uint64_t d = (uint64_t)(*p - '0');
-        if (v > (UINT64_MAX - d) / 10) return false;
-        v = v * 10 + d;
-    }
-    if (v == 0) return false;
-    *out = v;
-    return true;
-}
-
-static void cas_text(uint64_t v, char buf[24])
-{
-    snprintf(buf, 24, "%llu", (unsigned long long)v);
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* Open / close                                                                                */
 /* ------------------------------------------------------------------------------------------ */
@@ -700,7 +681,7 @@ static ss_code cb_ping(void *self, ss_error *err)
 static ss_code value_from(const cb_hdr *h, const uint8_t *body, ss_value **out, ss_error *err)
 {
     char etag[24];
-    cas_text(h->cas, etag);
+    ss_cas_text(h->cas, etag);
     *out = ss_value_new(body ? body + cb_value_off(h) : (const uint8_t *)"",
                         body ? cb_value_len(h) : 0, etag);
     return *out ? SS_OK : ss_error_set(err, SS_NOMEM, "out of memory");
@@ -936,7 +917,7 @@ static ss_code cb_set(void *self, const ss_op *op, char **etag_out, ss_error *er
 {
     cb_store *s = self;
     uint64_t cas = 0;
-    if (op->cond == SS_COND_MATCH && !parse_cas(op->etag, &cas))
+    if (op->cond == SS_COND_MATCH && !ss_cas_parse(op->etag, &cas))
         return ss_error_set(err, SS_ETAG_INVALID,
                             "invalid etag value: couchbase ETags are CAS numbers");
     uint8_t extras[8];
@@ -968,7 +949,7 @@ static ss_code cb_set(void *self, const ss_op *op, char **etag_out, ss_error *er
     if (code == SS_OK) code = observe_durable(s, op->key, op->key_len, vb, h.cas, false, err);
     if (code == SS_OK && op->etag_wanted) {
         char etag[24];
-        cas_text(h.cas, etag);
+        ss_cas_text(h.cas, etag);
         *etag_out = ss_strdup(etag);
     }
     return code;
@@ -978,7 +959,7 @@ static ss_code cb_del(void *self, const ss_op *op, ss_error *err)
 {
     cb_store *s = self;
     uint64_t cas = 0;
-    if (op->cond == SS_COND_MATCH && !parse_cas(op->etag, &cas))
+    if (op->cond == SS_COND_MATCH && !ss_cas_parse(op->etag, &cas))
         return ss_error_set(err, SS_ETAG_INVALID,
                             "invalid etag value: couchbase ETags are CAS numbers");
     kv_req r = {.opcode = CB_OP_DELETE, .key = op->key, .keylen = op->key_len, .cas = cas};
