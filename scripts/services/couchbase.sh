@@ -2,7 +2,8 @@
 # couchbase.sh start|stop DIR — CouchbaseMock (tests/servers/maven/couchbase, pinned; the mock
 # libcouchbase tests with, not Couchbase Server) on 127.0.0.1 (contract: scripts/services/lib.sh):
 # two nodes (so keys route by vBucket to different KV ports), one replica, 64 vBuckets, bucket
-# `default` without a password, CCCP (GET_CLUSTER_CONFIG) on.
+# `default` without a password and `protected` with password `secret` (SASL: SCRAM/PLAIN), CCCP
+# (GET_CLUSTER_CONFIG) on.
 # Writes DIR/couchbase.env with SS_TEST_COUCHBASE_URL (http://127.0.0.1:<REST port>) and
 # SS_TEST_COUCHBASE_BUCKET.
 set -euo pipefail
@@ -30,7 +31,7 @@ start)
   CP=$(maven_classpath couchbase.sh couchbase) || exit 1
   port=$(free_port)
   nohup java -Xmx512m -cp "$CP" com.couchbase.mock.CouchbaseMock --host 127.0.0.1 --port "$port" \
-    --nodes 2 --replicas 1 --vbuckets 64 --cccp --buckets default: \
+    --nodes 2 --replicas 1 --vbuckets 64 --cccp --buckets default:,protected:secret \
     >"$d/couchbase.log" 2>&1 </dev/null &
   echo $! >"$d/couchbase.pid"
   if ! wait_cmd 60 bucket_ready "$port"; then

@@ -8,8 +8,8 @@ ss_driver(sqlite SYMBOL ss_driver_sqlite SOURCES src/stores/sqlite.c PKG sqlite3
 # --- network servers ---
 ss_driver(couchbase SYMBOL ss_driver_couchbase
           SOURCES src/stores/couchbase/couchbase.c src/stores/couchbase/proto.c
-                  src/stores/couchbase/config.c
-          PKG libcurl jansson zlib)
+                  src/stores/couchbase/config.c src/stores/couchbase/scram.c
+          PKG libcurl jansson zlib libcrypto)
 ss_driver(etcd SYMBOL ss_driver_etcd SOURCES src/stores/etcd.c PKG libcurl jansson)
 ss_driver(memcached SYMBOL ss_driver_memcached SOURCES src/stores/memcached.c PKG libmemcached)
 ss_driver(mongodb SYMBOL ss_driver_mongodb

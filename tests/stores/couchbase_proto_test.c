@@ -290,6 +290,43 @@ static void test_routing(void)
     fn_stop(&nodes[1]);
 }
 
+/* RFC 7677 section 3's SCRAM-SHA-256 example: user "user", password "pencil". */
+static void test_scram(void)
+{
+    CHECK(strcmp(cb_scram_pick("PLAIN SCRAM-SHA1 SCRAM-SHA512 SCRAM-SHA256", 42), "SCRAM-SHA512") ==
+              0,
+          "strongest mechanism");
+    CHECK(strcmp(cb_scram_pick("SCRAM-SHA1 PLAIN", 16), "SCRAM-SHA1") == 0, "SHA1");
+    CHECK(cb_scram_pick("PLAIN CRAM-MD5", 14) == NULL, "no SCRAM");
+    CHECK(cb_scram_pick("SCRAM-SHA5120", 13) == NULL, "whole names only");
+    cb_scram sc;
+    char *first = cb_scram_client_first(&sc, "SCRAM-SHA256", "user", "rOprNGfwEbeRWgbNEkqO");
+    CHECK(first && strcmp(first, "n,,n=user,r=rOprNGfwEbeRWgbNEkqO") == 0, "client-first: %s",
+          first ? first : "NULL");
+    free(first);
+    const char *sf = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+                     "s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+    const char *why = NULL;
+    char *final = cb_scram_client_final(&sc, "pencil", sf, strlen(sf), &why);
+    CHECK(final && strcmp(final, "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,"
+                                 "p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=") == 0,
+          "client-final: %s", final ? final : why);
+    free(final);
+    const char *v = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
+    CHECK(cb_scram_verify(&sc, v, strlen(v)), "server signature accepted");
+    const char *bad = "v=7rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
+    CHECK(!cb_scram_verify(&sc, bad, strlen(bad)), "wrong server signature refused");
+    cb_scram_clear(&sc);
+    /* A server nonce that does not extend ours is refused. */
+    first = cb_scram_client_first(&sc, "SCRAM-SHA1", "a,b=c", "abc");
+    CHECK(first && strcmp(first, "n,,n=a=2Cb=3Dc,r=abc") == 0, "saslname escaping");
+    free(first);
+    const char *evil = "r=xyz123,s=QSXCR+Q6sek8bf92,i=4096";
+    CHECK(cb_scram_client_final(&sc, "p", evil, strlen(evil), &why) == NULL && why,
+          "foreign nonce refused");
+    cb_scram_clear(&sc);
+}
+
 int main(void)
 {
     test_encode();
@@ -298,5 +335,6 @@ int main(void)
     test_observe();
     test_config();
     test_routing();
+    test_scram();
     return check_summary("couchbase_proto_test");
 }

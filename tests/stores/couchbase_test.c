@@ -19,6 +19,7 @@
 #define NKEYS 200
 
 static const char *url;
+static char keys[NKEYS][32];
 
 typedef struct body {
     char buf[65536];
@@ -55,6 +56,53 @@ static bool http_get(const char *path, body *b)
     return ok;
 }
 
+/* One mock control command (GET <url>/mock/<cmd>?...). */
+static bool mock(const char *cmd)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/mock/%s", cmd);
+    return http_get(path, NULL);
+}
+
+/* The bucket `protected` (password `secret`) over SASL PLAIN: the mock's SCRAM computes another
+ * proof than RFC 5802/7677 (it answers ",e=failed" with a success status), so SCRAM is checked
+ * against RFC 7677's test vector in couchbase_proto_test instead. A wrong password fails. */
+static void test_auth(void)
+{
+    CHECK(mock("set_sasl_mechanisms?mechs=%5B%22PLAIN%22%5D"), "mock: PLAIN only");
+    /* REST only: the mock gives each bucket its own KV ports (real servers share one and pick
+     * the bucket with SELECT_BUCKET), and the REST config of `protected` needs the password
+     * too (HTTP basic auth). */
+    const char *urls[1] = {url};
+    for (int i = 0; i < 1; i++) {
+        ss_pair props[] = {{"couchbaseURL", urls[i]},
+                           {"bucketName", "protected"},
+                           {"username", "protected"},
+                           {"password", "secret"}};
+        ss_config cfg = {.driver = "couchbase", .properties = props, .property_count = 4};
+        ss_store *s = NULL;
+        ss_error err;
+        ss_code rc = ss_open(&s, &cfg, &err);
+        CHECK(rc == SS_OK, "open %s with a password: %s: %s", urls[i], ss_code_name(rc),
+              err.message);
+        if (s) {
+            CHECK(set_kv(s, keys[0], "\"p\"", NULL, NULL, NULL, NULL, &err) == SS_OK, "set: %s",
+                  err.message);
+            ss_delete_request d = {.key = keys[0]};
+            ss_delete(s, &d, &err);
+        }
+        ss_close(s);
+        props[3].value = "wrong";
+        s = NULL;
+        rc = ss_open(&s, &cfg, &err);
+        CHECK(rc != SS_OK && s == NULL, "open %s with a wrong password: %s", urls[i],
+              ss_code_name(rc));
+        ss_close(s);
+    }
+    mock("set_sasl_mechanisms?mechs=%5B%22SCRAM-SHA512%22%2C%22SCRAM-SHA256%22%2C%22SCRAM-"
+         "SHA1%22%2C%22PLAIN%22%5D");
+}
+
 static ss_store *open_store(const char *u, const char *repl)
 {
     ss_pair props[] = {{"couchbaseURL", u},
@@ -67,8 +115,6 @@ static ss_store *open_store(const char *u, const char *repl)
     CHECK(rc == SS_OK, "open %s: %s: %s", u, ss_code_name(rc), err.message);
     return s;
 }
-
-static char keys[NKEYS][32];
 
 static void write_all(ss_store *s, const char *tag)
 {
@@ -148,6 +194,8 @@ int main(void)
         }
         ss_close(k);
     }
+
+    test_auth();
 
     for (int i = 0; i < NKEYS; i++) {
         ss_delete_request d = {.key = keys[i]};

@@ -10,8 +10,8 @@
  *   - bootstrap: couchbaseURL http(s)://host:port reads the bucket config over REST
  *     (/pools/default/buckets/<bucket>); couchbase://host[:port] connects to the KV port
  *     (default 11210) and asks GET_CLUSTER_CONFIG, falling back to REST on port 8091.
- *   - each connection: HELLO (TCP nodelay, XERROR, SELECT_BUCKET), SASL PLAIN when a username
- *     is set, SELECT_BUCKET.
+ *   - each connection: HELLO (TCP nodelay, XERROR, SELECT_BUCKET), SASL when a username is set
+ *     (SCRAM-SHA512/256/1, the strongest the server lists, else PLAIN), SELECT_BUCKET.
  *   - routing: vBucket = CRC32(key) >> 16 & 0x7fff mod the map size; the active copy's node.
  *     NOT_MY_VBUCKET carries a newer config (or the driver fetches one): the op is resent.
  *   - set: SET (unconditional), SET with CAS (ETag), ADD (first-write); the reply's CAS is the new
@@ -33,6 +33,8 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -187,7 +189,89 @@ static ss_code status_error(ss_error *err, ss_code code, const char *what, const
     return ss_error_set(err, code, "%s: status 0x%02x", what, h->status);
 }
 
-/* HELLO, SASL PLAIN, SELECT_BUCKET on a fresh connection. */
+static ss_code sasl_plain(cb_store *s, int fd, const cb_node *n, ss_error *err)
+{
+    cb_hdr h;
+    uint8_t *body = NULL;
+    size_t ul = strlen(s->user), pl = strlen(s->pass);
+    char *auth = malloc(ul + pl + 2);
+    if (!auth) return ss_error_set(err, SS_NOMEM, "out of memory");
+    auth[0] = 0;
+    memcpy(auth + 1, s->user, ul);
+    auth[1 + ul] = 0;
+    if (pl) memcpy(auth + 2 + ul, s->pass, pl);
+    ss_code code =
+        simple_call(fd, n, CB_OP_SASL_AUTH, "PLAIN", 5, auth, ul + pl + 2, &h, &body, err);
+    OPENSSL_cleanse(auth, ul + pl + 2);
+    free(auth);
+    if (code == SS_OK && h.status != CB_ST_SUCCESS)
+        code = status_error(err, h.status == CB_ST_AUTH_ERROR ? SS_BACKEND : SS_UNAVAILABLE,
+                            "authentication (SASL PLAIN) failed", &h, body);
+    free(body);
+    return code;
+}
+
+/* SCRAM-SHA512/256/1, the strongest the server lists: client-first (SASL_AUTH), server-first
+ * (AUTH_CONTINUE), client-final (SASL_STEP), and the server's signature checked. */
+static ss_code sasl_scram(cb_store *s, int fd, const cb_node *n, const char *mech, ss_error *err)
+{
+    unsigned char rnd[18];
+    char cnonce[40];
+    if (RAND_bytes(rnd, sizeof rnd) != 1) return ss_error_set(err, SS_BACKEND, "no random bytes");
+    for (size_t i = 0; i < sizeof rnd; i++) snprintf(cnonce + 2 * i, 3, "%02x", rnd[i]);
+    cb_scram sc;
+    char *first = cb_scram_client_first(&sc, mech, s->user, cnonce);
+    if (!first) return ss_error_set(err, SS_NOMEM, "out of memory");
+    cb_hdr h;
+    uint8_t *body = NULL;
+    ss_code code = simple_call(fd, n, CB_OP_SASL_AUTH, mech, strlen(mech), first, strlen(first), &h,
+                               &body, err);
+    free(first);
+    char *final = NULL;
+    if (code == SS_OK && h.status != CB_ST_AUTH_CONTINUE)
+        code = status_error(err, h.status == CB_ST_AUTH_ERROR ? SS_BACKEND : SS_UNAVAILABLE,
+                            "authentication failed", &h, body);
+    if (code == SS_OK) {
+        const char *why = NULL;
+        final = cb_scram_client_final(&sc, s->pass, (const char *)body + cb_value_off(&h),
+                                      cb_value_len(&h), &why);
+        if (!final) code = ss_error_set(err, SS_BACKEND, "%s: %s", mech, why);
+    }
+    free(body);
+    body = NULL;
+    if (code == SS_OK)
+        code = simple_call(fd, n, CB_OP_SASL_STEP, mech, strlen(mech), final, strlen(final), &h,
+                           &body, err);
+    if (final) OPENSSL_cleanse(final, strlen(final));
+    free(final);
+    if (code == SS_OK && h.status != CB_ST_SUCCESS)
+        code = status_error(err, h.status == CB_ST_AUTH_ERROR ? SS_BACKEND : SS_UNAVAILABLE,
+                            "authentication failed", &h, body);
+    if (code == SS_OK &&
+        !cb_scram_verify(&sc, (const char *)body + cb_value_off(&h), cb_value_len(&h)))
+        code = ss_error_set(err, SS_BACKEND,
+                            "%s: the server's signature does not match (it said %.*s)", mech,
+                            (int)cb_value_len(&h), (const char *)body + cb_value_off(&h));
+    free(body);
+    cb_scram_clear(&sc);
+    return code;
+}
+
+/* SASL: SCRAM when the server lists it, else PLAIN. */
+static ss_code authenticate(cb_store *s, int fd, const cb_node *n, ss_error *err)
+{
+    cb_hdr h;
+    uint8_t *body = NULL;
+    ss_code code = simple_call(fd, n, CB_OP_SASL_LIST, NULL, 0, NULL, 0, &h, &body, err);
+    if (code != SS_OK) return code;
+    const char *mech = NULL;
+    if (h.status == CB_ST_SUCCESS && body)
+        mech = cb_scram_pick((const char *)body + cb_value_off(&h), cb_value_len(&h));
+    free(body);
+    return mech ? sasl_scram(s, fd, n, mech, err) : sasl_plain(s, fd, n, err);
+}
+
+/* HELLO, SASL, SELECT_BUCKET on a fresh connection. */
 static ss_code handshake(cb_store *s, int fd, const cb_node *n, ss_error *err)
 {
     cb_hdr h;
@@ -198,20 +282,7 @@ static ss_code handshake(cb_store *s, int fd, const cb_node *n, ss_error *err)
     free(body);
     if (code != SS_OK) return code;
     if (s->user && *s->user) {
-        size_t ul = strlen(s->user), pl = s->pass ? strlen(s->pass) : 0;
-        char *auth = malloc(ul + pl + 2);
-        if (!auth) return ss_error_set(err, SS_NOMEM, "out of memory");
-        auth[0] = 0;
-        memcpy(auth + 1, s->user, ul);
-        auth[1 + ul] = 0;
-        if (pl) memcpy(auth + 2 + ul, s->pass, pl);
-        code = simple_call(fd, n, CB_OP_SASL_AUTH, "PLAIN", 5, auth, ul + pl + 2, &h, &body, err);
-        memset(auth, 0, ul + pl + 2);
-        free(auth);
-        if (code == SS_OK && h.status != CB_ST_SUCCESS)
-            code = status_error(err, h.status == CB_ST_AUTH_ERROR ? SS_BACKEND : SS_UNAVAILABLE,
-                                "authentication (SASL PLAIN) failed", &h, body);
-        free(body);
+        code = authenticate(s, fd, n, err);
         if (code != SS_OK) return code;
     }
     code = simple_call(fd, n, CB_OP_SELECT_BUCKET, s->bucket, strlen(s->bucket), NULL, 0, &h, &body,
@@ -640,7 +711,20 @@ static ss_code cb_open(void *self, ss_ctx *ctx, ss_error *err)
             pthread_mutex_unlock(&s->mu);
             code = n ? fetch_kv_config(s, n, err) : ss_error_set(err, SS_NOMEM, "out of memory");
         }
-        if (code != SS_OK) code = fetch_rest_config(s, err);
+        if (code != SS_OK && s->boot_kv_port) {
+            /* Both ways failed: say both. */
+            ss_error kv;
+            kv.message[0] = 0;
+            if (err) kv = *err;
+            code = fetch_rest_config(s, err);
+            if (code != SS_OK && err) {
+                char rest[sizeof err->message];
+                snprintf(rest, sizeof rest, "%s", err->message);
+                ss_error_set(err, code, "KV bootstrap: %s; REST fallback: %s", kv.message, rest);
+            }
+        } else if (code != SS_OK) {
+            code = fetch_rest_config(s, err);
+        }
     }
     if (code != SS_OK) {
         cb_close(s);

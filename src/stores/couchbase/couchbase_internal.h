@@ -141,4 +141,29 @@ static inline int cb_config_server(const cb_config *cfg, uint16_t vb, size_t cop
     return cfg->map[(size_t)vb * cfg->ncopies + copy];
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* SASL SCRAM (scram.c)                                                                        */
+/* ------------------------------------------------------------------------------------------ */
+
+typedef struct cb_scram {
+    const void *md; /* OpenSSL EVP_MD */
+    char *client_first_bare;
+    char cnonce[64];
+    unsigned char server_sig[64];
+    unsigned sig_len;
+} cb_scram;
+
+/* The strongest SCRAM mechanism in a SASL_LIST_MECHS reply (space-separated), or NULL. */
+const char *cb_scram_pick(const char *mechs, size_t len);
+/* The client-first message ("n,,n=<user>,r=<cnonce>"), malloc'd; NULL on a bad mechanism or
+ * out of memory. Starts the exchange in s. */
+char *cb_scram_client_first(cb_scram *s, const char *mech, const char *user, const char *cnonce);
+/* The client-final message for the server-first one, malloc'd; NULL with *why when the server's
+ * message is malformed (or its nonce does not extend ours). */
+char *cb_scram_client_final(cb_scram *s, const char *password, const char *server_first, size_t len,
+                            const char **why);
+/* Whether the server-final message ("v=...") proves the server knows the password. */
+bool cb_scram_verify(const cb_scram *s, const char *server_final, size_t len);
+void cb_scram_clear(cb_scram *s);
+
 #endif
