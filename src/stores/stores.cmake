@@ -11,6 +11,8 @@ ss_driver(couchbase SYMBOL ss_driver_couchbase
                   src/stores/couchbase/config.c src/stores/couchbase/scram.c
           PKG libcurl jansson zlib libcrypto)
 ss_driver(etcd SYMBOL ss_driver_etcd SOURCES src/stores/etcd.c PKG libcurl jansson)
+ss_driver(hazelcast SYMBOL ss_driver_hazelcast SOURCES src/stores/hazelcast/hazelcast.c
+          src/stores/hazelcast/codec.c)
 ss_driver(memcached SYMBOL ss_driver_memcached SOURCES src/stores/memcached.c PKG libmemcached)
 ss_driver(mongodb SYMBOL ss_driver_mongodb
           SOURCES src/stores/mongodb/mongodb.c src/stores/mongodb/documents.c PKG libmongoc-1.0)
