@@ -78,8 +78,8 @@ typedef struct hz_msg {
 } hz_msg;
 
 /* Starts a request: the initial frame with type, correlation id, partition id and room for
- * fixed_len bytes of fixed-size parameters (zeroed), returned for the caller to fill. NULL on
- * out of memory. */
+ * fixed_len bytes of fixed-size parameters (zeroed), returned for the caller to fill before
+ * adding the next frame (which may move the buffer). NULL on out of memory. */
 unsigned char *hz_msg_begin(hz_msg *m, int32_t type, int64_t corr, int32_t partition,
                             size_t fixed_len);
 /* Appends one frame with these flags and this payload. */

@@ -603,16 +603,22 @@ static ss_code key_make(hz_store *s, const ss_op *op, hz_key *k, ss_error *err)
     return SS_OK;
 }
 
-/* Begins a Map request for key: name, key, then the caller adds the rest. */
-static unsigned char *begin_key_req(hz_store *s, hz_msg *m, int32_t type, const hz_key *k,
-                                    size_t fixed)
+/* Begins a Map request for key with these fixed-size long parameters (threadId, ttl, ...):
+ * the map's name and the key, then the caller adds the rest. False on out of memory. */
+static bool begin_key_req(hz_store *s, hz_msg *m, int32_t type, const hz_key *k,
+                          const int64_t *fixed, size_t nfixed)
 {
-    unsigned char *fx = hz_msg_begin(m, type, 0, k->partition, fixed);
-    if (!fx) return NULL;
+    unsigned char *fx = hz_msg_begin(m, type, 0, k->partition, 8 * nfixed);
+    if (!fx) return false;
+    /* fx is valid only until the next frame is added (the buffer may move). */
+    for (size_t i = 0; i < nfixed; i++) hz_put_i64(fx + 8 * i, fixed[i]);
     hz_msg_string(m, s->map);
     hz_msg_frame(m, 0, k->data.p, k->data.len);
-    return fx;
+    return !m->b.oom;
 }
+
+/* threadId: no locks are taken, so 0 for every request. */
+static const int64_t no_thread[1] = {0};
 
 static ss_code oom(ss_error *err)
 {
@@ -624,12 +630,10 @@ static ss_code fetch(hz_store *s, const hz_key *k, unsigned char **data, size_t 
 {
     *data = NULL;
     hz_msg m;
-    unsigned char *fx = begin_key_req(s, &m, HZ_MAP_GET, k, 8);
-    if (!fx || !hz_msg_finish(&m)) {
+    if (!begin_key_req(s, &m, HZ_MAP_GET, k, no_thread, 1) || !hz_msg_finish(&m)) {
         hz_msg_free(&m);
         return oom(err);
     }
-    hz_put_i64(fx, 0); /* threadId: no locks are taken */
     hz_reply rep;
     ss_code code = call(s, k->partition, &m, &rep, err);
     hz_msg_free(&m);
@@ -748,12 +752,10 @@ static bool holds_version(hz_store *s, const hz_key *k, const char *etag)
 static ss_code set_ttl(hz_store *s, const hz_key *k, int64_t ttl, ss_error *err)
 {
     hz_msg m;
-    unsigned char *fx = begin_key_req(s, &m, HZ_MAP_SET_TTL, k, 8);
-    if (!fx || !hz_msg_finish(&m)) {
+    if (!begin_key_req(s, &m, HZ_MAP_SET_TTL, k, &ttl, 1) || !hz_msg_finish(&m)) {
         hz_msg_free(&m);
         return oom(err);
     }
-    hz_put_i64(fx, ttl);
     hz_reply rep;
     ss_code code = call(s, k->partition, &m, &rep, err);
     hz_msg_free(&m);
@@ -803,13 +805,12 @@ static ss_code hz_set(void *self, const ss_op *op, char **etag_out, ss_error *er
             code = mismatch(err, op);
             goto done;
         }
-        unsigned char *fx = begin_key_req(s, &m, HZ_MAP_REPLACE_IF_SAME, &k, 8);
-        if (fx) {
-            hz_put_i64(fx, 0);
+        bool ok = begin_key_req(s, &m, HZ_MAP_REPLACE_IF_SAME, &k, no_thread, 1);
+        if (ok) {
             hz_msg_frame(&m, 0, cur, cur_len);
             hz_msg_frame(&m, 0, val.p, val.len);
         }
-        if (!fx || !hz_msg_finish(&m)) {
+        if (!ok || !hz_msg_finish(&m)) {
             code = oom(err);
             goto done;
         }
@@ -827,13 +828,10 @@ static ss_code hz_set(void *self, const ss_op *op, char **etag_out, ss_error *er
         /* ReplaceIfSame has no TTL: set it as a put would have. */
         code = set_ttl(s, &k, ttl, err);
     } else if (op->cond == SS_COND_ABSENT) {
-        unsigned char *fx = begin_key_req(s, &m, HZ_MAP_PUT_IF_ABSENT, &k, 16);
-        if (fx) {
-            hz_msg_frame(&m, 0, val.p, val.len);
-            hz_put_i64(fx, 0);
-            hz_put_i64(fx + 8, ttl);
-        }
-        if (!fx || !hz_msg_finish(&m)) {
+        int64_t fixed[2] = {0, ttl}; /* threadId, ttl */
+        bool ok = begin_key_req(s, &m, HZ_MAP_PUT_IF_ABSENT, &k, fixed, 2);
+        if (ok) hz_msg_frame(&m, 0, val.p, val.len);
+        if (!ok || !hz_msg_finish(&m)) {
             code = oom(err);
             goto done;
         }
@@ -858,13 +856,10 @@ static ss_code hz_set(void *self, const ss_op *op, char **etag_out, ss_error *er
         }
     } else {
         /* Map.Set: like Put, but the member does not send the old value back. */
-        unsigned char *fx = begin_key_req(s, &m, HZ_MAP_SET, &k, 16);
-        if (fx) {
-            hz_msg_frame(&m, 0, val.p, val.len);
-            hz_put_i64(fx, 0);
-            hz_put_i64(fx + 8, ttl);
-        }
-        if (!fx || !hz_msg_finish(&m)) {
+        int64_t fixed[2] = {0, ttl}; /* threadId, ttl */
+        bool ok = begin_key_req(s, &m, HZ_MAP_SET, &k, fixed, 2);
+        if (ok) hz_msg_frame(&m, 0, val.p, val.len);
+        if (!ok || !hz_msg_finish(&m)) {
             code = oom(err);
             goto done;
         }
@@ -895,7 +890,7 @@ static ss_code hz_del(void *self, const ss_op *op, ss_error *err)
     size_t cur_len = 0;
     hz_msg m = {0};
     hz_reply rep = {0};
-    unsigned char *fx;
+    bool ok;
     if (op->cond == SS_COND_MATCH) {
         code = fetch(s, &k, &cur, &cur_len, err);
         if (code != SS_OK) goto done;
@@ -908,16 +903,15 @@ static ss_code hz_del(void *self, const ss_op *op, ss_error *err)
             code = mismatch(err, op);
             goto done;
         }
-        fx = begin_key_req(s, &m, HZ_MAP_REMOVE_IF_SAME, &k, 8);
-        if (fx) hz_msg_frame(&m, 0, cur, cur_len);
+        ok = begin_key_req(s, &m, HZ_MAP_REMOVE_IF_SAME, &k, no_thread, 1);
+        if (ok) hz_msg_frame(&m, 0, cur, cur_len);
     } else {
-        fx = begin_key_req(s, &m, HZ_MAP_DELETE, &k, 8);
+        ok = begin_key_req(s, &m, HZ_MAP_DELETE, &k, no_thread, 1);
     }
-    if (!fx || !hz_msg_finish(&m)) {
+    if (!ok || !hz_msg_finish(&m)) {
         code = oom(err);
         goto done;
     }
-    hz_put_i64(fx, 0);
     code = call(s, k.partition, &m, &rep, err);
     if (code != SS_OK || op->cond != SS_COND_MATCH) goto done;
     if (rep.initial.len < HZ_RESP_HEADER + 1) {
