@@ -13,3 +13,11 @@ if(SS_HAVE_HAZELCAST)
                              "clusterName=\${SS_TEST_HAZELCAST_CLUSTER}")
   endif()
 endif()
+if(SS_HAVE_HAZELCAST)
+  ss_add_test(hazelcast_failover_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/hazelcast_failover_test.c
+              LABELS hazelcast TIMEOUT 300)
+  target_compile_definitions(hazelcast_failover_test PRIVATE
+    SS_HAZELCAST_SCRIPT="${CMAKE_SOURCE_DIR}/scripts/services/hazelcast.sh")
+  # It kills and restarts a member of the shared cluster: nothing else may run meanwhile.
+  set_tests_properties(hazelcast_failover_test PROPERTIES RUN_SERIAL TRUE)
+endif()

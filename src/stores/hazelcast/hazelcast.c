@@ -88,7 +88,8 @@ struct hz_store {
     int32_t partition_count;
     int *owner; /* partition -> index in nodes, -1 unknown */
     int32_t partition_version;
-    _Atomic unsigned rr; /* round robin for requests without an owner */
+    _Atomic unsigned rr;          /* round robin for requests without an owner */
+    _Atomic int64_t refreshed_at; /* monotonic ms of the last forced view refresh */
 };
 
 /* A received response: the whole message, and an iterator after its initial frame. */
@@ -286,7 +287,7 @@ static hz_node *node_for(hz_store *s, const hz_uuid *uuid, const char *host, int
     for (size_t i = 0; i < s->node_count; i++) {
         hz_node *n = s->nodes[i];
         if (n->port == port && strcmp(n->host, host) == 0) {
-            if (n->uuid.null) n->uuid = *uuid;
+            n->uuid = *uuid; /* a member restarted at the same address has a new uuid */
             return n;
         }
     }
@@ -466,6 +467,30 @@ static ss_code node_pool(hz_node *n, ss_error *err)
 /* Requests                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
+/*
+ * After a member failed or answered that the partition moved: a fresh authentication (on a
+ * throwaway connection) brings the current member list and partition table. Pooled
+ * connections to the remaining members would never bring them. At most twice a second.
+ */
+static void refresh_view(hz_store *s, hz_node *avoid)
+{
+    int64_t now = ss_monotonic_ms(), last = atomic_load(&s->refreshed_at);
+    if (now - last < 500 || !atomic_compare_exchange_strong(&s->refreshed_at, &last, now)) return;
+    pthread_mutex_lock(&s->lock);
+    hz_node *list[HZ_MAX_NODES];
+    size_t n = s->node_count;
+    memcpy(list, s->nodes, n * sizeof *list);
+    pthread_mutex_unlock(&s->lock);
+    for (size_t i = 0; i < n; i++) {
+        if (list[i] == avoid || atomic_load(&list[i]->down_until) > now) continue;
+        void *conn = NULL;
+        if (conn_open(list[i], &conn, NULL) == SS_OK) {
+            conn_close(NULL, conn);
+            return;
+        }
+    }
+}
+
 /* The node a request for this partition goes to first, then the others in turn. */
 static size_t targets(hz_store *s, int32_t partition, hz_node **out)
 {
@@ -546,7 +571,8 @@ static ss_code call(hz_store *s, int32_t partition, hz_msg *req, hz_reply *rep, 
             code = ss_pool_acquire(t[i]->pool, &pc, err);
             if (code != SS_OK) {
                 if (code == SS_INVALID) return code; /* credentials: no other member helps */
-                continue;                            /* nothing was sent: try the next member */
+                refresh_view(s, t[i]);
+                continue; /* nothing was sent: try the next member */
             }
             hz_conn *c = ss_pool_conn_get(pc);
             code = roundtrip(c, req, rep, err);
@@ -558,6 +584,7 @@ static ss_code call(hz_store *s, int32_t partition, hz_msg *req, hz_reply *rep, 
                 ss_pool_release(t[i]->pool, pc, SS_OK);
                 if (!hz_error_retryable(ec)) return code;
                 if (hz_error_not_applied(ec)) sent--;
+                refresh_view(s, NULL);
                 again = true; /* the cluster view changed: from the top */
                 continue;
             }
@@ -569,6 +596,7 @@ static ss_code call(hz_store *s, int32_t partition, hz_msg *req, hz_reply *rep, 
             ss_pool_release(t[i]->pool, pc, SS_UNAVAILABLE);
             if (code == SS_TIMEOUT || code == SS_NOMEM) return code;
             atomic_store(&t[i]->down_until, ss_monotonic_ms() + 1000);
+            refresh_view(s, t[i]);
             again = true;
         }
         if (ss_monotonic_ms() + 100 * (attempt + 1) >= deadline) break;
