@@ -1007,7 +1007,64 @@ static int sort_cmp(const void *a, const void *b)
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* One Map.GetAll per partition among the keys (the member answers for one partition). */
+/* One Map.GetAll: the keys of one partition (a member answers GetAll for one partition). */
+typedef struct bulk_group {
+    hz_msg m;
+    int32_t partition;
+    size_t *idx; /* indexes into ops of its keys */
+    size_t n;
+    hz_node *target;
+    hz_reply rep;
+    bool answered;
+} bulk_group;
+
+#define PIPELINE 64 /* GetAlls in flight on one connection */
+
+/*
+ * Sends up to PIPELINE groups bound for one member on one connection, then reads their
+ * responses in whatever order they come. Groups left unanswered (an error response, a broken
+ * connection) are retried one by one through call(), which knows how to fail over.
+ */
+static void pipeline(hz_node *node, bulk_group **g, size_t n)
+{
+    ss_pool_conn *pc = NULL;
+    ss_error ignored;
+    if (ss_pool_acquire(node->pool, &pc, &ignored) != SS_OK) return;
+    hz_conn *c = ss_pool_conn_get(pc);
+    int64_t first = c->corr + 1;
+    ss_code code = SS_OK;
+    for (size_t i = 0; i < n && code == SS_OK; i++) {
+        hz_msg_set_corr((unsigned char *)g[i]->m.b.p, ++c->corr);
+        code = send_all(c, g[i]->m.b.p, g[i]->m.b.len, &ignored);
+    }
+    for (size_t left = n; code == SS_OK && left > 0;) {
+        hz_reply rep = {0};
+        code = read_message(c, &rep, &ignored);
+        if (code != SS_OK) break;
+        hz_iter_init(&rep.it, rep.msg, rep.len);
+        int32_t type;
+        int64_t corr;
+        if (!hz_next(&rep.it, &rep.initial) || !hz_resp_header(&rep.initial, &type, &corr)) {
+            reply_free(&rep);
+            code = SS_BACKEND;
+            break;
+        }
+        int64_t k = corr - first;
+        if ((rep.initial.flags & HZ_IS_EVENT) || k < 0 || k >= (int64_t)n || g[k]->answered) {
+            reply_free(&rep);
+            continue;
+        }
+        left--;
+        if (type == HZ_ERROR_RESPONSE) {
+            reply_free(&rep); /* call() repeats it and reports the error properly */
+            continue;
+        }
+        g[k]->rep = rep;
+        g[k]->answered = true;
+    }
+    ss_pool_release(node->pool, pc, code == SS_OK ? SS_OK : SS_UNAVAILABLE);
+}
+
 static ss_code hz_bulk_get(void *self, const ss_op *ops, size_t count, ss_results *out,
                            ss_error *err)
 {
@@ -1015,9 +1072,11 @@ static ss_code hz_bulk_get(void *self, const ss_op *ops, size_t count, ss_result
     hz_key *keys = calloc(count, sizeof *keys);
     sort_item *order = malloc(count * sizeof *order);
     size_t *idx = malloc(count * sizeof *idx);
+    bulk_group *groups = calloc(count, sizeof *groups);
+    bulk_group **batch = malloc(PIPELINE * sizeof *batch);
     ss_code code = SS_OK;
-    size_t made = 0;
-    if (!keys || !order || !idx) {
+    size_t made = 0, ng = 0;
+    if (!keys || !order || !idx || !groups || !batch) {
         code = oom(err);
         goto done;
     }
@@ -1028,50 +1087,74 @@ static ss_code hz_bulk_get(void *self, const ss_op *ops, size_t count, ss_result
         order[made].partition = keys[made].partition;
     }
     qsort(order, count, sizeof *order, sort_cmp);
+    for (size_t i = 0; i < count; i++) idx[i] = order[i].index;
     for (size_t i = 0; i < count;) {
-        size_t j = i, n = 0;
-        while (j < count && order[j].partition == order[i].partition) idx[n++] = order[j++].index;
-        hz_msg m;
-        /* GetAll carries the partition of its keys; -1 lets any member split it. */
-        unsigned char *fx = hz_msg_begin(&m, HZ_MAP_GET_ALL, 0, order[i].partition, 0);
+        size_t j = i;
+        while (j < count && order[j].partition == order[i].partition) j++;
+        bulk_group *g = &groups[ng++];
+        g->partition = order[i].partition;
+        g->idx = idx + i;
+        g->n = j - i;
+        hz_node *t[HZ_MAX_NODES];
+        size_t nt = targets(s, g->partition, t);
+        g->target = nt ? t[0] : NULL;
+        unsigned char *fx = hz_msg_begin(&g->m, HZ_MAP_GET_ALL, 0, g->partition, 0);
         if (fx) {
-            hz_msg_string(&m, s->map);
-            hz_msg_frame(&m, HZ_BEGIN_DATA, NULL, 0);
-            for (size_t q = 0; q < n; q++)
-                hz_msg_frame(&m, 0, keys[idx[q]].data.p, keys[idx[q]].data.len);
-            hz_msg_frame(&m, HZ_END_DATA, NULL, 0);
+            hz_msg_string(&g->m, s->map);
+            hz_msg_frame(&g->m, HZ_BEGIN_DATA, NULL, 0);
+            for (size_t q = 0; q < g->n; q++)
+                hz_msg_frame(&g->m, 0, keys[g->idx[q]].data.p, keys[g->idx[q]].data.len);
+            hz_msg_frame(&g->m, HZ_END_DATA, NULL, 0);
         }
-        if (!fx || !hz_msg_finish(&m)) {
-            hz_msg_free(&m);
+        if (!fx || !hz_msg_finish(&g->m)) {
             code = oom(err);
             goto done;
         }
-        hz_reply rep;
+        i = j;
+    }
+    /* Every member's groups in flight together; a single group needs no pipeline. */
+    for (size_t i = 0; i < ng && ng > 1; i++) {
+        if (groups[i].answered || !groups[i].target || groups[i].n == 0) continue;
+        size_t nb = 0;
+        for (size_t j = i; j < ng && nb < PIPELINE; j++)
+            if (!groups[j].answered && groups[j].target == groups[i].target && groups[j].n)
+                batch[nb++] = &groups[j];
+        hz_node *node = groups[i].target;
+        for (size_t q = 0; q < nb; q++) batch[q]->target = NULL; /* claimed */
+        pipeline(node, batch, nb);
+    }
+    for (size_t i = 0; i < ng; i++) {
+        bulk_group *g = &groups[i];
         ss_error ce;
         ce.message[0] = 0;
-        ss_code r = call(s, order[i].partition, &m, &rep, &ce);
-        hz_msg_free(&m);
+        ss_code r = SS_OK;
+        if (!g->answered) r = call(s, g->partition, &g->m, &g->rep, &ce);
         if (r == SS_OK) {
-            bulk_ctx b = {ops, keys, idx, n, out};
-            if (!hz_decode_entries(&rep.it, bulk_entry, &b))
+            bulk_ctx b = {ops, keys, g->idx, g->n, out};
+            if (!hz_decode_entries(&g->rep.it, bulk_entry, &b))
                 r = ss_error_set(&ce, SS_BACKEND, "malformed Map.GetAll response");
-            reply_free(&rep);
         }
         if (r != SS_OK)
-            for (size_t q = 0; q < n; q++) {
-                ss_item_result *it = &out->items[idx[q]];
+            for (size_t q = 0; q < g->n; q++) {
+                ss_item_result *it = &out->items[g->idx[q]];
                 if (it->value || it->code != SS_OK) continue;
                 it->code = r;
                 it->error = ss_strdup(ce.message);
             }
-        i = j;
     }
 done:
+    if (groups)
+        for (size_t i = 0; i < ng; i++) {
+            hz_msg_free(&groups[i].m);
+            reply_free(&groups[i].rep);
+        }
     if (keys)
         for (size_t i = 0; i < made; i++) free(keys[i].data.p);
     free(keys);
     free(order);
     free(idx);
+    free(groups);
+    free(batch);
     return code;
 }
 
