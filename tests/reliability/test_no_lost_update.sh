@@ -39,6 +39,8 @@ add postgresql SS_TEST_POSTGRES_DSN state.postgresql connectionString \
 add mysql SS_TEST_MYSQL_DSN state.mysql connectionString "${SS_TEST_MYSQL_DSN:-}" \
   tableName "nlu_$$"
 add memcached SS_TEST_MEMCACHED_HOSTS state.memcached hosts "${SS_TEST_MEMCACHED_HOSTS:-}"
+add hazelcast SS_TEST_HAZELCAST_SERVERS state.hazelcast hazelcastServers \
+  "${SS_TEST_HAZELCAST_SERVERS:-}" hazelcastMap "nlu-$$" clusterName "${SS_TEST_HAZELCAST_CLUSTER:-dev}"
 add dynamodb SS_TEST_DYNAMODB_ENDPOINT state.aws.dynamodb endpoint "${SS_TEST_DYNAMODB_ENDPOINT:-}" \
   region "${SS_TEST_DYNAMODB_REGION:-}" accessKey "${SS_TEST_DYNAMODB_ACCESS_KEY:-}" \
   secretKey "${SS_TEST_DYNAMODB_SECRET_KEY:-}" table "nlu-$$" createTable true
