@@ -361,39 +361,37 @@ bool hz_decode_error(hz_iter *it, int32_t *code, char *cls, size_t cls_size, cha
     return true;
 }
 
+/* Member errors worth repeating elsewhere, and whether they are raised before the operation
+ * runs on the partition owner (MEMBER_LEFT and TARGET_DISCONNECTED are not: the owner may have
+ * applied it and then gone). */
+static const struct {
+    int32_t code;
+    bool not_applied;
+} retryable[] = {
+    {8, false},  /* CALLER_NOT_MEMBER */
+    {19, true},  /* HAZELCAST_INSTANCE_NOT_ACTIVE */
+    {33, false}, /* MEMBER_LEFT */
+    {39, true},  /* PARTITION_MIGRATING */
+    {46, false}, /* RETRYABLE_HAZELCAST */
+    {47, false}, /* RETRYABLE_IO */
+    {52, false}, /* TARGET_DISCONNECTED */
+    {53, true},  /* TARGET_NOT_MEMBER */
+    {62, true},  /* WRONG_TARGET */
+    {67, true},  /* NO_DATA_MEMBER */
+};
+
 bool hz_error_retryable(int32_t code)
 {
-    switch (code) {
-    case 8:  /* CALLER_NOT_MEMBER */
-    case 19: /* HAZELCAST_INSTANCE_NOT_ACTIVE */
-    case 33: /* MEMBER_LEFT */
-    case 39: /* PARTITION_MIGRATING */
-    case 46: /* RETRYABLE_HAZELCAST */
-    case 47: /* RETRYABLE_IO */
-    case 52: /* TARGET_DISCONNECTED */
-    case 53: /* TARGET_NOT_MEMBER */
-    case 62: /* WRONG_TARGET */
-    case 67: /* NO_DATA_MEMBER */
-        return true;
-    default:
-        return false;
-    }
+    for (size_t i = 0; i < sizeof retryable / sizeof retryable[0]; i++)
+        if (retryable[i].code == code) return true;
+    return false;
 }
 
 bool hz_error_not_applied(int32_t code)
 {
-    /* These are raised before the operation runs on the partition owner. MEMBER_LEFT and
-     * TARGET_DISCONNECTED are not among them: the owner may have applied it and then gone. */
-    switch (code) {
-    case 19: /* HAZELCAST_INSTANCE_NOT_ACTIVE */
-    case 39: /* PARTITION_MIGRATING */
-    case 53: /* TARGET_NOT_MEMBER */
-    case 62: /* WRONG_TARGET */
-    case 67: /* NO_DATA_MEMBER */
-        return true;
-    default:
-        return false;
-    }
+    for (size_t i = 0; i < sizeof retryable / sizeof retryable[0]; i++)
+        if (retryable[i].code == code) return retryable[i].not_applied;
+    return false;
 }
 
 bool hz_decode_nullable(hz_iter *it, const unsigned char **data, size_t *len, bool *null)

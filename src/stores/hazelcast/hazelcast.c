@@ -759,20 +759,23 @@ static char *etag_of(const unsigned char v[HZ_VERSION_LEN])
     return e;
 }
 
+static bool data_has_etag(const unsigned char *data, size_t len, const char *etag)
+{
+    const unsigned char *v;
+    size_t n;
+    char cur[HZ_ETAG_LEN + 1];
+    int64_t exp;
+    return hz_value_unwrap(data, len, &v, &n, cur, &exp) && strcmp(cur, etag) == 0;
+}
+
 /* Whether the key now holds the write with this version (an earlier attempt of ours). */
 static bool holds_version(hz_store *s, const hz_key *k, const char *etag)
 {
     unsigned char *data = NULL;
     size_t len = 0;
     ss_error ignored;
-    bool ours = false;
-    if (fetch(s, k, &data, &len, &ignored) == SS_OK && data) {
-        const unsigned char *v;
-        size_t n;
-        char cur[HZ_ETAG_LEN + 1];
-        int64_t exp;
-        ours = hz_value_unwrap(data, len, &v, &n, cur, &exp) && strcmp(cur, etag) == 0;
-    }
+    bool ours =
+        fetch(s, k, &data, &len, &ignored) == SS_OK && data && data_has_etag(data, len, etag);
     free(data);
     return ours;
 }
@@ -799,6 +802,27 @@ static ss_code mismatch(ss_error *err, const ss_op *op)
                             : "the key is missing or was written since the ETag was read");
 }
 
+/* The stored Data of k (malloc'd in *cur) when its ETag is op->etag, else ETAG_MISMATCH. */
+static ss_code fetch_matching(hz_store *s, const hz_key *k, const ss_op *op, unsigned char **cur,
+                              size_t *cur_len, ss_error *err)
+{
+    ss_code code = fetch(s, k, cur, cur_len, err);
+    if (code == SS_OK && (!*cur || !data_has_etag(*cur, *cur_len, op->etag)))
+        code = mismatch(err, op);
+    return code;
+}
+
+/* Map.Set or Map.PutIfAbsent (same parameters: name, key, value, threadId, ttl). */
+static ss_code put_value(hz_store *s, hz_msg *m, int32_t type, const hz_key *k, int64_t ttl,
+                         const ss_buf *val, hz_reply *rep, ss_error *err)
+{
+    int64_t fixed[2] = {0, ttl}; /* threadId, ttl */
+    bool ok = begin_key_req(s, m, type, k, fixed, 2);
+    if (ok) hz_msg_frame(m, 0, val->p, val->len);
+    if (!ok || !hz_msg_finish(m)) return oom(err);
+    return call(s, k->partition, m, rep, err);
+}
+
 static ss_code hz_set(void *self, const ss_op *op, char **etag_out, ss_error *err)
 {
     hz_store *s = self;
@@ -822,17 +846,8 @@ static ss_code hz_set(void *self, const ss_op *op, char **etag_out, ss_error *er
         goto done;
     }
     if (op->cond == SS_COND_MATCH) {
-        code = fetch(s, &k, &cur, &cur_len, err);
+        code = fetch_matching(s, &k, op, &cur, &cur_len, err);
         if (code != SS_OK) goto done;
-        const unsigned char *v;
-        size_t n;
-        char cur_etag[HZ_ETAG_LEN + 1];
-        int64_t exp;
-        if (!cur || !hz_value_unwrap(cur, cur_len, &v, &n, cur_etag, &exp) ||
-            strcmp(cur_etag, op->etag) != 0) {
-            code = mismatch(err, op);
-            goto done;
-        }
         bool ok = begin_key_req(s, &m, HZ_MAP_REPLACE_IF_SAME, &k, no_thread, 1);
         if (ok) {
             hz_msg_frame(&m, 0, cur, cur_len);
@@ -856,14 +871,7 @@ static ss_code hz_set(void *self, const ss_op *op, char **etag_out, ss_error *er
         /* ReplaceIfSame has no TTL: set it as a put would have. */
         code = set_ttl(s, &k, ttl, err);
     } else if (op->cond == SS_COND_ABSENT) {
-        int64_t fixed[2] = {0, ttl}; /* threadId, ttl */
-        bool ok = begin_key_req(s, &m, HZ_MAP_PUT_IF_ABSENT, &k, fixed, 2);
-        if (ok) hz_msg_frame(&m, 0, val.p, val.len);
-        if (!ok || !hz_msg_finish(&m)) {
-            code = oom(err);
-            goto done;
-        }
-        code = call(s, k.partition, &m, &rep, err);
+        code = put_value(s, &m, HZ_MAP_PUT_IF_ABSENT, &k, ttl, &val, &rep, err);
         if (code != SS_OK) goto done;
         const unsigned char *prev;
         size_t plen;
@@ -874,24 +882,11 @@ static ss_code hz_set(void *self, const ss_op *op, char **etag_out, ss_error *er
         }
         if (!null) {
             /* A repeated request finds its own first attempt. */
-            const unsigned char *v;
-            size_t n;
-            char prev_etag[HZ_ETAG_LEN + 1];
-            int64_t exp;
-            if (!(rep.resent && hz_value_unwrap(prev, plen, &v, &n, prev_etag, &exp) &&
-                  strcmp(prev_etag, etag) == 0))
-                code = mismatch(err, op);
+            if (!(rep.resent && data_has_etag(prev, plen, etag))) code = mismatch(err, op);
         }
     } else {
         /* Map.Set: like Put, but the member does not send the old value back. */
-        int64_t fixed[2] = {0, ttl}; /* threadId, ttl */
-        bool ok = begin_key_req(s, &m, HZ_MAP_SET, &k, fixed, 2);
-        if (ok) hz_msg_frame(&m, 0, val.p, val.len);
-        if (!ok || !hz_msg_finish(&m)) {
-            code = oom(err);
-            goto done;
-        }
-        code = call(s, k.partition, &m, &rep, err);
+        code = put_value(s, &m, HZ_MAP_SET, &k, ttl, &val, &rep, err);
     }
 done:
     if (code == SS_OK) {
@@ -920,17 +915,8 @@ static ss_code hz_del(void *self, const ss_op *op, ss_error *err)
     hz_reply rep = {0};
     bool ok;
     if (op->cond == SS_COND_MATCH) {
-        code = fetch(s, &k, &cur, &cur_len, err);
+        code = fetch_matching(s, &k, op, &cur, &cur_len, err);
         if (code != SS_OK) goto done;
-        const unsigned char *v;
-        size_t n;
-        char cur_etag[HZ_ETAG_LEN + 1];
-        int64_t exp;
-        if (!cur || !hz_value_unwrap(cur, cur_len, &v, &n, cur_etag, &exp) ||
-            strcmp(cur_etag, op->etag) != 0) {
-            code = mismatch(err, op);
-            goto done;
-        }
         ok = begin_key_req(s, &m, HZ_MAP_REMOVE_IF_SAME, &k, no_thread, 1);
         if (ok) hz_msg_frame(&m, 0, cur, cur_len);
     } else {
