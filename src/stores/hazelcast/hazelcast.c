@@ -823,13 +823,19 @@ static ss_code put_value(hz_store *s, hz_msg *m, int32_t type, const hz_key *k, 
     return call(s, k->partition, m, rep, err);
 }
 
+/* A conditional write's ETag must be one of ours; then the key's Data and partition. */
+static ss_code write_key(hz_store *s, const ss_op *op, hz_key *k, ss_error *err)
+{
+    if (op->cond == SS_COND_MATCH && !hz_etag_valid(op->etag))
+        return ss_error_set(err, SS_ETAG_INVALID, "not an ETag of this store: \"%s\"", op->etag);
+    return key_make(s, op, k, err);
+}
+
 static ss_code hz_set(void *self, const ss_op *op, char **etag_out, ss_error *err)
 {
     hz_store *s = self;
-    if (op->cond == SS_COND_MATCH && !hz_etag_valid(op->etag))
-        return ss_error_set(err, SS_ETAG_INVALID, "not an ETag of this store: \"%s\"", op->etag);
     hz_key k;
-    ss_code code = key_make(s, op, &k, err);
+    ss_code code = write_key(s, op, &k, err);
     if (code != SS_OK) return code;
     unsigned char ver[HZ_VERSION_LEN];
     random_version(ver);
@@ -904,10 +910,8 @@ done:
 static ss_code hz_del(void *self, const ss_op *op, ss_error *err)
 {
     hz_store *s = self;
-    if (op->cond == SS_COND_MATCH && !hz_etag_valid(op->etag))
-        return ss_error_set(err, SS_ETAG_INVALID, "not an ETag of this store: \"%s\"", op->etag);
     hz_key k;
-    ss_code code = key_make(s, op, &k, err);
+    ss_code code = write_key(s, op, &k, err);
     if (code != SS_OK) return code;
     unsigned char *cur = NULL;
     size_t cur_len = 0;
