@@ -11,9 +11,12 @@ if(SS_HAVE_HAZELCAST)
                        PROPS "hazelcastServers=\${SS_TEST_HAZELCAST_SERVERS}"
                              "hazelcastMap=conformance"
                              "clusterName=\${SS_TEST_HAZELCAST_CLUSTER}")
+    # The same suite with smart routing off: every request through any member (unisocket).
+    ss_add_conformance(hazelcast_unisocket DRIVER hazelcast
+                       PROPS "hazelcastServers=\${SS_TEST_HAZELCAST_SERVERS}"
+                             "hazelcastMap=conformance-unisocket"
+                             "clusterName=\${SS_TEST_HAZELCAST_CLUSTER}" "smartRouting=false")
   endif()
-endif()
-if(SS_HAVE_HAZELCAST)
   ss_add_test(hazelcast_failover_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/hazelcast_failover_test.c
               LABELS hazelcast TIMEOUT 300)
   target_compile_definitions(hazelcast_failover_test PRIVATE
