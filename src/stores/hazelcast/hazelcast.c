@@ -21,7 +21,7 @@
  * partition owner's connection (smart routing); when the owner is unknown or unreachable, any
  * member takes it and forwards it inside the cluster (the unisocket path). Connections are
  * pooled per member; an idle one is retired before the member's client heartbeat timeout
- * (60 s by default), and ping sends Client.Ping to every known member.
+ * (60 s by default), and a heartbeat thread pings every member every 10 s.
  *
  * Failover: a request that failed because a connection broke or a member left is repeated on
  * another member while the timeout allows. A conditional write repeated that way may find its
@@ -31,6 +31,7 @@
 #include <statestore/driver.h>
 
 #include "codec.h"
+#include "support/periodic.h"
 #include "support/pool.h"
 #include "support/strbuf.h"
 
@@ -49,10 +50,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HZ_MAX_NODES   32
-#define HZ_MAX_MESSAGE (64u << 20)
-#define HZ_IDLE_MS     30000 /* below the member's 60 s client heartbeat timeout */
-#define HZ_VALUE_MAX   (32u << 20)
+#define HZ_MAX_NODES    32
+#define HZ_MAX_MESSAGE  (64u << 20)
+#define HZ_IDLE_MS      30000 /* below the member's 60 s client heartbeat timeout */
+#define HZ_HEARTBEAT_MS 10000
+#define HZ_VALUE_MAX    (32u << 20)
 
 typedef struct hz_store hz_store;
 
@@ -90,6 +92,7 @@ struct hz_store {
     int32_t partition_version;
     _Atomic unsigned rr;          /* round robin for requests without an owner */
     _Atomic int64_t refreshed_at; /* monotonic ms of the last forced view refresh */
+    ss_periodic *heartbeat;
 };
 
 /* A received response: the whole message, and an iterator after its initial frame. */
@@ -1155,6 +1158,8 @@ done:
 static void hz_close(void *self)
 {
     hz_store *s = self;
+    ss_periodic_stop(s->heartbeat); /* first: it uses the pools */
+    s->heartbeat = NULL;
     for (size_t i = 0; i < s->node_count; i++) {
         ss_pool_destroy(s->nodes[i]->pool);
         free(s->nodes[i]);
@@ -1247,6 +1252,21 @@ static ss_code hz_ping(void *self, ss_error *err)
     return code;
 }
 
+/* Every HZ_HEARTBEAT_MS: Client.Ping to each member, so a member that died or left is known
+ * (and the view refreshed) before a request finds out, and one connection per member stays
+ * fresh. */
+static void heartbeat(void *arg)
+{
+    hz_store *s = arg;
+    hz_node *t[HZ_MAX_NODES];
+    size_t nt = targets(s, -1, t);
+    for (size_t i = 0; i < nt; i++)
+        if (ping_node(t[i], NULL) != SS_OK) {
+            atomic_store(&t[i]->down_until, ss_monotonic_ms() + 1000);
+            refresh_view(s, t[i]);
+        }
+}
+
 static char *dup_prop(hz_store *s, const char *name)
 {
     const char *v = ss_prop(s->ctx, name);
@@ -1293,6 +1313,10 @@ static ss_code hz_open(void *self, ss_ctx *ctx, ss_error *err)
     if (code == SS_OK) {
         /* Like Dapr's component, opening connects: one configured member must answer. */
         code = hz_ping(s, err);
+    }
+    if (code == SS_OK) {
+        s->heartbeat = ss_periodic_start(HZ_HEARTBEAT_MS, heartbeat, s);
+        if (!s->heartbeat) code = ss_error_set(err, SS_NOMEM, "cannot start the heartbeat thread");
     }
     if (code != SS_OK) hz_close(s);
     return code;
