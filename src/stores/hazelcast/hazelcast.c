@@ -1,14 +1,16 @@
 /*
  * hazelcast.c — the `hazelcast` driver: an IMap on a Hazelcast 5.x cluster over the Open Binary
- * Client Protocol 2.x, written by hand (codec.c) because no C client exists in Debian (nor a
- * maintained one upstream: Hazelcast's own clients are Java, C++, Go, Python, Node.js and C#;
- * the C++ one needs Boost and is not packaged). The protocol is plain framed TCP, so sockets,
- * framing and the few Map codecs we need are a small, testable amount of code.
+ * Client Protocol 2.x, written by hand (codec.c) because there is no C client to use:
+ * Hazelcast's clients are Java, C++, Go, Python, Node.js and C#, Debian packages none of them,
+ * and the C++ one would bring Boost and a C++ runtime into a C library. The protocol is plain
+ * framed TCP, so sockets, framing and the few Map codecs we need are a small, testable amount
+ * of code.
  *
  * Layout (docs/stores/hazelcast.md): the IMap named by `hazelcastMap`; the key is a Hazelcast
- * String of the key's bytes; the value is a byte[] of "SSv1", a 16-byte random version and the
- * caller's bytes. The version is the ETag (hex). Values without it (a String written by Dapr's
- * hazelcast component, say) are read as their bytes with an ETag hashed from the stored Data.
+ * String of the key's bytes; the value is a byte[] of "SSv1", a 16-byte random version, the
+ * expiry (for ttlExpireTime) and the caller's bytes. The version is the ETag (hex). Values without
+ * it (a String written by Dapr's hazelcast component, say) are read as their bytes with an ETag
+ * hashed from the stored Data.
  *
  * Conditions: Hazelcast compares whole values, so a write with an ETag reads the stored value,
  * checks its version, and then runs Map.ReplaceIfSame (delete: RemoveIfSame) against exactly
