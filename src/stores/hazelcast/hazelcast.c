@@ -881,6 +881,12 @@ static ss_code hz_set(void *self, const ss_op *op, char **etag_out, ss_error *er
         }
         /* ReplaceIfSame has no TTL: set it as a put would have. */
         code = set_ttl(s, &k, ttl, err);
+        if (code != SS_OK && err) {
+            char cause[sizeof err->message];
+            memcpy(cause, err->message, sizeof cause);
+            ss_error_set(err, code, "the value was written, but setting its TTL failed: %.900s",
+                         cause);
+        }
     } else if (op->cond == SS_COND_ABSENT) {
         code = put_value(s, &m, HZ_MAP_PUT_IF_ABSENT, &k, ttl, &val, &rep, err);
         if (code != SS_OK) goto done;
