@@ -32,6 +32,9 @@ PKGS=(
   openssl
   # reliability tests: valgrind memcheck (ctest label valgrind), the curl CLI, python3 drivers
   valgrind curl python3
+  # statestored's gRPC API (issue 13): HTTP/2 engine, protobuf-c, the Python gRPC test client,
+  # h2load for the gRPC benchmark
+  libnghttp2-dev protobuf-c-compiler libprotobuf-c-dev python3-grpcio python3-grpc-tools nghttp2-client
 )
 # MongoDB driver: libmongoc/libbson (its test server, mongo-java-server, comes from Maven).
 PKGS+=(libmongoc-dev)

@@ -5,6 +5,7 @@
  */
 #include "daemon.h"
 #include "json.h"
+#include "state_ops.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -15,53 +16,9 @@
 #define CT_JSON "application/json"
 #define CT_TEXT "text/plain; charset=utf-8"
 
-/* Bulk get parallelism beyond this is clamped: it only bounds threads the core uses. */
-#define MAX_PARALLELISM 1024
-
 /* ---------------------------------------------------------------------------------------- */
 /* Small helpers                                                                             */
 /* ---------------------------------------------------------------------------------------- */
-
-/* Everything one request allocates, freed together at the end of the request. */
-typedef struct arena {
-    void **ptrs;
-    size_t n, cap;
-    bool oom;
-} arena;
-
-static void *ar_keep(arena *a, void *p)
-{
-    if (!p) {
-        a->oom = true;
-        return NULL;
-    }
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 16;
-        void **np = realloc(a->ptrs, cap * sizeof *np);
-        if (!np) {
-            free(p);
-            a->oom = true;
-            return NULL;
-        }
-        a->ptrs = np;
-        a->cap = cap;
-    }
-    a->ptrs[a->n++] = p;
-    return p;
-}
-
-static void *ar_alloc(arena *a, size_t n)
-{
-    return ar_keep(a, calloc(n ? n : 1, 1));
-}
-
-static void ar_free(arena *a)
-{
-    for (size_t i = 0; i < a->n; i++) free(a->ptrs[i]);
-    free(a->ptrs);
-    a->ptrs = NULL;
-    a->n = a->cap = 0;
-}
 
 static void set_body(hresp *r, int status, const char *ct, char *body, size_t len)
 {
@@ -108,6 +65,29 @@ static void err_resp(hresp *r, int status, const char *code, const char *fmt, ..
 static void empty_resp(hresp *r, int status)
 {
     set_body(r, status, NULL, NULL, 0);
+}
+
+static int status_of(ss_code c)
+{
+    int s = ss_code_http_status(c);
+    return s >= 400 ? s : 500;
+}
+
+/* A shared-layer failure as daprd's HTTP status and error body. */
+static void http_err(hresp *r, const derr *e)
+{
+    static const int status[] = {
+        [DF_BAD_REQUEST] = 400,   [DF_NO_STORE] = 400,     [DF_NOT_CONFIGURED] = 500,
+        [DF_ETAG_MISMATCH] = 409, [DF_ETAG_INVALID] = 400, [DF_UNSUPPORTED] = 500,
+        [DF_BAD_OPERATION] = 400, [DF_STORE] = 500,        [DF_TRANSACTION] = 500,
+        [DF_OOM] = 500,
+    };
+    if (e->fail == DF_OOM) {
+        oom_resp(r);
+        return;
+    }
+    int st = e->fail == DF_STORE ? status_of(e->sc) : status[e->fail];
+    err_resp(r, st ? st : 500, e->code, "%s", e->msg);
 }
 
 static bool add_header(hresp *r, const char *name, size_t nlen, const char *value)
@@ -179,7 +159,7 @@ static const char *query_get(const hreq *q, const char *name)
 }
 
 /* metadata.<k> query parameters, first value of each name wins (as Go's url.Values.Get). */
-static bool query_metadata(const hreq *q, arena *a, ss_pair **out, size_t *count)
+static bool query_metadata(const hreq *q, darena *a, ss_pair **out, size_t *count)
 {
     size_t n = 0;
     for (size_t i = 0; i < q->nquery; i++)
@@ -187,7 +167,7 @@ static bool query_metadata(const hreq *q, arena *a, ss_pair **out, size_t *count
     *out = NULL;
     *count = 0;
     if (!n) return true;
-    ss_pair *p = ar_alloc(a, n * sizeof *p);
+    ss_pair *p = da_alloc(a, n * sizeof *p);
     if (!p) return false;
     size_t k = 0;
     for (size_t i = 0; i < q->nquery; i++) {
@@ -207,15 +187,15 @@ static bool query_metadata(const hreq *q, arena *a, ss_pair **out, size_t *count
 }
 
 /* Request metadata = body metadata with the query's metadata.* merged over it (daprd's order). */
-static bool merge_metadata(arena *a, const ss_pair *body, size_t nbody, const ss_pair *q, size_t nq,
-                           const ss_pair **out, size_t *count)
+static bool merge_metadata(darena *a, const ss_pair *body, size_t nbody, const ss_pair *q,
+                           size_t nq, const ss_pair **out, size_t *count)
 {
     if (!nq || !nbody) {
         *out = nq ? q : body;
         *count = nq ? nq : nbody;
         return true;
     }
-    ss_pair *p = ar_alloc(a, (nbody + nq) * sizeof *p);
+    ss_pair *p = da_alloc(a, (nbody + nq) * sizeof *p);
     if (!p) return false;
     size_t k = 0;
     for (size_t i = 0; i < nbody; i++) {
@@ -229,64 +209,25 @@ static bool merge_metadata(arena *a, const ss_pair *body, size_t nbody, const ss
     return true;
 }
 
-static const dstore *find_store(const dserver *s, const char *name)
-{
-    for (size_t i = 0; i < s->nstores; i++)
-        if (strcmp(s->stores[i].name, name) == 0) return &s->stores[i];
-    return NULL;
-}
-
 /* Resolves the store or writes daprd's error. */
 static const dstore *resolve_store(const dserver *s, const char *name, hresp *r)
 {
-    if (s->nstores == 0) {
-        err_resp(r, 500, "ERR_STATE_STORE_NOT_CONFIGURED", "state store %s is not configured",
-                 name);
-        return NULL;
-    }
-    const dstore *st = find_store(s, name);
-    if (!st) err_resp(r, 400, "ERR_STATE_STORE_NOT_FOUND", "state store %s is not found", name);
+    derr e;
+    const dstore *st = ds_store(s, name, &e);
+    if (!st) http_err(r, &e);
     return st;
 }
 
-/* Checks a user key and builds the stored key (prefix + key) in buf when it fits, else in the
- * arena. NULL after writing a 400 (or OOM). */
 static char *make_key_buf(const dserver *s, const dstore *st, const char *key, size_t klen,
-                          arena *a, hresp *r, const char *where, char *buf, size_t buflen)
+                          darena *a, hresp *r, const char *where, char *buf, size_t buflen)
 {
-    if (klen == 0) {
-        err_resp(r, 400, "ERR_MALFORMED_REQUEST", "%s\"key\" is a required field", where);
-        return NULL;
-    }
-    if (s->max_key_len && klen > s->max_key_len) {
-        /* the key itself is not echoed: it may be megabytes */
-        err_resp(r, 400, "ERR_MALFORMED_REQUEST",
-                 "%skey is %zu bytes, longer than the limit of %zu (--max-key-length)", where, klen,
-                 s->max_key_len);
-        return NULL;
-    }
-    if (memchr(key, '\0', klen)) {
-        err_resp(r, 400, "ERR_MALFORMED_REQUEST", "%skey must not contain a NUL character", where);
-        return NULL;
-    }
-    if (strstr(key, "||")) {
-        err_resp(r, 400, "ERR_MALFORMED_REQUEST", "%sinput key/keyPrefix '%s' can't contain '||'",
-                 where, key);
-        return NULL;
-    }
-    size_t need = st->prefix_len + klen + 1;
-    char *k = need <= buflen ? buf : ar_alloc(a, need);
-    if (!k) {
-        oom_resp(r);
-        return NULL;
-    }
-    if (st->prefix_len) memcpy(k, st->prefix, st->prefix_len);
-    memcpy(k + st->prefix_len, key, klen);
-    k[need - 1] = '\0';
+    derr e;
+    char *k = ds_key(s, st, key, klen, a, &e, where, buf, buflen);
+    if (!k) http_err(r, &e);
     return k;
 }
 
-static char *make_key(const dserver *s, const dstore *st, const char *key, size_t klen, arena *a,
+static char *make_key(const dserver *s, const dstore *st, const char *key, size_t klen, darena *a,
                       hresp *r, const char *where)
 {
     return make_key_buf(s, st, key, klen, a, r, where, NULL, 0);
@@ -295,16 +236,10 @@ static char *make_key(const dserver *s, const dstore *st, const char *key, size_
 /* --max-bulk-items: checked before anything is allocated per item. */
 static bool too_many(const dserver *s, size_t n, const char *what, const char *code, hresp *r)
 {
-    if (!s->max_items || n <= s->max_items) return false;
-    err_resp(r, 400, code, "too many %s in one request: %zu, the limit is %zu (--max-bulk-items)",
-             what, n, s->max_items);
+    derr e;
+    if (ds_count_ok(s, n, what, code, &e)) return false;
+    http_err(r, &e);
     return true;
-}
-
-static int status_of(ss_code c)
-{
-    int s = ss_code_http_status(c);
-    return s >= 400 ? s : 500;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -323,7 +258,7 @@ typedef struct item {
 } item;
 
 /* A string member: absent or null leaves *out NULL; any other non-string is an error. */
-static bool str_member(const jdoc *d, int obj, const char *name, arena *a, char **out, size_t *len,
+static bool str_member(const jdoc *d, int obj, const char *name, darena *a, char **out, size_t *len,
                        char *err, size_t errlen, const char *where)
 {
     *out = NULL;
@@ -334,12 +269,12 @@ static bool str_member(const jdoc *d, int obj, const char *name, arena *a, char 
         snprintf(err, errlen, "%s%s must be a string", where, name);
         return false;
     }
-    *out = ar_keep(a, jdoc_strdup(d, v, len));
+    *out = da_keep(a, jdoc_strdup(d, v, len));
     if (!*out) snprintf(err, errlen, "out of memory");
     return *out != NULL;
 }
 
-static bool md_member(const jdoc *d, int obj, const char *name, arena *a, ss_pair **out,
+static bool md_member(const jdoc *d, int obj, const char *name, darena *a, ss_pair **out,
                       size_t *count, char *err, size_t errlen, const char *where)
 {
     *out = NULL;
@@ -352,14 +287,14 @@ static bool md_member(const jdoc *d, int obj, const char *name, arena *a, ss_pai
     }
     int n = jdoc_size(d, v);
     if (!n) return true;
-    ss_pair *p = ar_alloc(a, (size_t)n * sizeof *p);
+    ss_pair *p = da_alloc(a, (size_t)n * sizeof *p);
     if (!p) return snprintf(err, errlen, "out of memory"), false;
     int k = jdoc_child(d, v);
     for (int i = 0; i < n; i++) {
         int val = k + 1;
         jtype t = jdoc_type(d, val);
-        char *nm = ar_keep(a, jdoc_strdup(d, k, NULL));
-        char *vs = t == J_STRING ? ar_keep(a, jdoc_strdup(d, val, NULL)) : (char *)"";
+        char *nm = da_keep(a, jdoc_strdup(d, k, NULL));
+        char *vs = t == J_STRING ? da_keep(a, jdoc_strdup(d, val, NULL)) : (char *)"";
         if (!nm || !vs) return snprintf(err, errlen, "out of memory"), false;
         if (t != J_STRING && t != J_NULL) {
             snprintf(err, errlen, "%s%s.%s must be a string", where, name, nm);
@@ -374,7 +309,7 @@ static bool md_member(const jdoc *d, int obj, const char *name, arena *a, ss_pai
     return true;
 }
 
-static bool parse_item(const jdoc *d, int obj, arena *a, item *it, char *err, size_t errlen,
+static bool parse_item(const jdoc *d, int obj, darena *a, item *it, char *err, size_t errlen,
                        const char *where)
 {
     memset(it, 0, sizeof *it);
@@ -412,7 +347,7 @@ static bool parse_item(const jdoc *d, int obj, arena *a, item *it, char *err, si
 
 /* parse_item for a save or a transaction operation: a bad item is answered here, with 400 (500
  * when out of memory), and false returned. */
-static bool parse_item_or_answer(const jdoc *d, int obj, arena *a, item *it, hresp *r,
+static bool parse_item_or_answer(const jdoc *d, int obj, darena *a, item *it, hresp *r,
                                  const char *where)
 {
     char err[512];
@@ -431,21 +366,19 @@ static bool parse_item_or_answer(const jdoc *d, int obj, arena *a, item *it, hre
 static void h_get(const dserver *s, const dstore *st, const char *key, size_t klen, const hreq *q,
                   hresp *r)
 {
-    arena a = {0};
+    darena a = {0};
     char kbuf[512];
     char *k = make_key_buf(s, st, key, klen, &a, r, "", kbuf, sizeof kbuf);
     ss_get_request g = {.key = k, .consistency = query_get(q, "consistency")};
     if (!k || !query_metadata(q, &a, (ss_pair **)&g.metadata, &g.metadata_count)) {
         if (k) oom_resp(r);
-        ar_free(&a);
+        da_free(&a);
         return;
     }
     ss_value *v = NULL;
-    ss_error e;
-    ss_code c = ss_get(&v, st->store, &g, &e);
-    if (c != SS_OK) {
-        err_resp(r, status_of(c), "ERR_STATE_GET", "fail to get %s from state store %s: %s", key,
-                 st->name, e.message);
+    derr e;
+    if (!ds_get(st, &g, key, &v, &e)) {
+        http_err(r, &e);
     } else if (!v) {
         empty_resp(r, 204);
     } else {
@@ -464,13 +397,13 @@ static void h_get(const dserver *s, const dstore *st, const char *key, size_t kl
             oom_resp(r);
         }
     }
-    ar_free(&a);
+    da_free(&a);
 }
 
 static void h_delete(const dserver *s, const dstore *st, const char *key, size_t klen,
                      const hreq *q, hresp *r)
 {
-    arena a = {0};
+    darena a = {0};
     char kbuf[512];
     char *k = make_key_buf(s, st, key, klen, &a, r, "", kbuf, sizeof kbuf);
     ss_delete_request d = {
@@ -481,25 +414,15 @@ static void h_delete(const dserver *s, const dstore *st, const char *key, size_t
     };
     if (!k || !query_metadata(q, &a, (ss_pair **)&d.metadata, &d.metadata_count)) {
         if (k) oom_resp(r);
-        ar_free(&a);
+        da_free(&a);
         return;
     }
-    ss_error e;
-    ss_code c = ss_delete(st->store, &d, &e);
-    if (c == SS_OK)
+    derr e;
+    if (ds_delete(st, &d, key, &e))
         empty_resp(r, 204);
-    else if (c == SS_ETAG_MISMATCH)
-        err_resp(r, 409, "ERR_STATE_DELETE",
-                 "failed deleting state with key %s: possible etag mismatch. error from state "
-                 "store: %s",
-                 key, e.message);
-    else if (c == SS_ETAG_INVALID)
-        err_resp(r, 400, "ERR_STATE_DELETE",
-                 "failed deleting state with key %s: invalid etag value: %s", key, e.message);
     else
-        err_resp(r, status_of(c), "ERR_STATE_DELETE", "failed deleting state with key %s: %s", key,
-                 e.message);
-    ar_free(&a);
+        http_err(r, &e);
+    da_free(&a);
 }
 
 static jdoc *parse_body(const hreq *q, hresp *r)
@@ -520,7 +443,7 @@ static void h_save(const dserver *s, const dstore *st, const hreq *q, hresp *r)
 {
     jdoc *d = parse_body(q, r);
     if (!d) return;
-    arena a = {0};
+    darena a = {0};
     if (jdoc_type(d, 0) != J_ARRAY) {
         err_resp(r, 400, "ERR_MALFORMED_REQUEST",
                  "failed deserializing HTTP body: the body must be a JSON array of state items");
@@ -534,7 +457,7 @@ static void h_save(const dserver *s, const dstore *st, const hreq *q, hresp *r)
     if (too_many(s, n, "state items", "ERR_MALFORMED_REQUEST", r)) goto out;
     ss_pair *qmd;
     size_t nqmd;
-    ss_set_request *reqs = ar_alloc(&a, n * sizeof *reqs);
+    ss_set_request *reqs = da_alloc(&a, n * sizeof *reqs);
     if (!reqs || !query_metadata(q, &a, &qmd, &nqmd)) {
         oom_resp(r);
         goto out;
@@ -561,25 +484,13 @@ static void h_save(const dserver *s, const dstore *st, const hreq *q, hresp *r)
             goto out;
         }
     }
-    ss_error e;
-    ss_code c = n == 1 ? ss_set(NULL, st->store, &reqs[0], &e)
-                       : ss_bulk_set(NULL, st->store, reqs, n, NULL, &e);
-    if (c == SS_OK)
+    derr e;
+    if (ds_save(st, reqs, n, &e))
         empty_resp(r, 204);
-    else if (c == SS_ETAG_MISMATCH)
-        err_resp(r, 409, "ERR_STATE_SAVE",
-                 "failed saving state in state store %s: possible etag mismatch. error from "
-                 "state store: %s",
-                 st->name, e.message);
-    else if (c == SS_ETAG_INVALID)
-        err_resp(r, 400, "ERR_STATE_SAVE",
-                 "failed saving state in state store %s: invalid etag value: %s", st->name,
-                 e.message);
     else
-        err_resp(r, status_of(c), "ERR_STATE_SAVE", "failed saving state in state store %s: %s",
-                 st->name, e.message);
+        http_err(r, &e);
 out:
-    ar_free(&a);
+    da_free(&a);
     jdoc_free(d);
 }
 
@@ -587,7 +498,7 @@ static void h_bulk(const dserver *s, const dstore *st, const hreq *q, hresp *r)
 {
     jdoc *d = parse_body(q, r);
     if (!d) return;
-    arena a = {0};
+    darena a = {0};
     ss_results res = {0};
     jbuf b = {0};
     if (jdoc_type(d, 0) != J_OBJECT) {
@@ -601,7 +512,7 @@ static void h_bulk(const dserver *s, const dstore *st, const hreq *q, hresp *r)
                  "failed deserializing HTTP body: keys must be an array of strings");
         goto out;
     }
-    ss_bulk_options opts = {0};
+    long parallelism = 0;
     int par = jdoc_get(d, 0, "parallelism");
     if (par >= 0 && jdoc_type(d, par) != J_NULL) {
         size_t plen;
@@ -619,7 +530,7 @@ static void h_bulk(const dserver *s, const dstore *st, const hreq *q, hresp *r)
                      "failed deserializing HTTP body: parallelism must be a non-negative integer");
             goto out;
         }
-        opts.parallelism = (unsigned)(v > MAX_PARALLELISM ? MAX_PARALLELISM : v);
+        parallelism = v;
     }
     ss_pair *bmd, *qmd;
     size_t nbmd, nqmd;
@@ -640,9 +551,9 @@ static void h_bulk(const dserver *s, const dstore *st, const hreq *q, hresp *r)
     }
     size_t n = keys >= 0 && jdoc_type(d, keys) == J_ARRAY ? (size_t)jdoc_size(d, keys) : 0;
     if (too_many(s, n, "keys", "ERR_MALFORMED_REQUEST", r)) goto out;
-    ss_get_request *reqs = ar_alloc(&a, (n ? n : 1) * sizeof *reqs);
-    char **ukeys = ar_alloc(&a, (n ? n : 1) * sizeof *ukeys);
-    size_t *ulens = ar_alloc(&a, (n ? n : 1) * sizeof *ulens);
+    ss_get_request *reqs = da_alloc(&a, (n ? n : 1) * sizeof *reqs);
+    char **ukeys = da_alloc(&a, (n ? n : 1) * sizeof *ukeys);
+    size_t *ulens = da_alloc(&a, (n ? n : 1) * sizeof *ulens);
     if (!reqs || !ukeys || !ulens) {
         oom_resp(r);
         goto out;
@@ -656,7 +567,7 @@ static void h_bulk(const dserver *s, const dstore *st, const hreq *q, hresp *r)
                      "failed deserializing HTTP body: %skey must be a string", where);
             goto out;
         }
-        ukeys[i] = ar_keep(&a, jdoc_strdup(d, t, &ulens[i]));
+        ukeys[i] = da_keep(&a, jdoc_strdup(d, t, &ulens[i]));
         if (!ukeys[i]) {
             oom_resp(r);
             goto out;
@@ -673,11 +584,9 @@ static void h_bulk(const dserver *s, const dstore *st, const hreq *q, hresp *r)
             oom_resp(r);
         goto out;
     }
-    ss_error e;
-    ss_code c = ss_bulk_get(&res, st->store, reqs, n, &opts, &e);
-    if (c != SS_OK) {
-        err_resp(r, status_of(c), "ERR_STATE_BULK_GET", "failed getting state in bulk: %s",
-                 e.message);
+    derr e;
+    if (!ds_bulk_get(st, reqs, n, parallelism, &res, &e)) {
+        http_err(r, &e);
         goto out;
     }
     jb_lit(&b, "[");
@@ -724,20 +633,20 @@ static void h_bulk(const dserver *s, const dstore *st, const hreq *q, hresp *r)
 out:
     jb_free(&b);
     ss_results_free(&res);
-    ar_free(&a);
+    da_free(&a);
     jdoc_free(d);
 }
 
 static void h_transaction(const dserver *s, const dstore *st, const hreq *q, hresp *r)
 {
-    if (!(st->features.flags & SS_FEATURE_TRANSACTIONAL)) {
-        err_resp(r, 500, "ERR_STATE_STORE_NOT_SUPPORTED",
-                 "state store %s doesn't support transactions", st->name);
+    derr e;
+    if (!ds_tx_supported(st, &e)) {
+        http_err(r, &e);
         return;
     }
     jdoc *d = parse_body(q, r);
     if (!d) return;
-    arena a = {0};
+    darena a = {0};
     char err[512];
     if (jdoc_type(d, 0) != J_OBJECT) {
         err_resp(r, 400, "ERR_MALFORMED_REQUEST",
@@ -770,8 +679,11 @@ static void h_transaction(const dserver *s, const dstore *st, const hreq *q, hre
         empty_resp(r, 204);
         goto out;
     }
-    if (too_many(s, n, "operations", "ERR_STATE_STORE_TOO_MANY_TRANSACTIONS", r)) goto out;
-    ss_operation *op = ar_alloc(&a, n * sizeof *op);
+    if (!ds_count_ok(s, n, "operations", "ERR_STATE_STORE_TOO_MANY_TRANSACTIONS", &e)) {
+        http_err(r, &e);
+        goto out;
+    }
+    ss_operation *op = da_alloc(&a, n * sizeof *op);
     if (!op) {
         oom_resp(r);
         goto out;
@@ -805,8 +717,11 @@ static void h_transaction(const dserver *s, const dstore *st, const hreq *q, hre
         char *k = make_key(s, st, key, strlen(key), &a, r, where);
         if (!k) goto out;
         ss_write_options o = {.concurrency = it.concurrency, .consistency = it.consistency};
-        if (kind && strcmp(kind, "upsert") == 0) {
-            op[i].kind = SS_OP_UPSERT;
+        if (!ds_tx_kind(kind, &op[i].kind, &e)) {
+            http_err(r, &e);
+            goto out;
+        }
+        if (op[i].kind == SS_OP_UPSERT) {
             op[i].set = (ss_set_request){.key = k,
                                          .value = it.value,
                                          .value_len = it.value_len,
@@ -814,61 +729,34 @@ static void h_transaction(const dserver *s, const dstore *st, const hreq *q, hre
                                          .metadata = it.md,
                                          .metadata_count = it.nmd,
                                          .options = o};
-        } else if (kind && strcmp(kind, "delete") == 0) {
-            op[i].kind = SS_OP_DELETE;
+        } else {
             op[i].del = (ss_delete_request){.key = k,
                                             .etag = it.etag,
                                             .metadata = it.md,
                                             .metadata_count = it.nmd,
                                             .options = o};
-        } else {
-            err_resp(r, 400, "ERR_NOT_SUPPORTED_STATE_OPERATION", "operation type %s not supported",
-                     kind ? kind : "");
-            goto out;
         }
-    }
-    if (st->features.max_tx_ops && n > st->features.max_tx_ops) {
-        err_resp(r, 400, "ERR_STATE_STORE_TOO_MANY_TRANSACTIONS",
-                 "the transaction contains %zu operations, which is more than what the state "
-                 "store supports: %zu",
-                 n, st->features.max_tx_ops);
-        goto out;
     }
     tx.ops = op;
     tx.count = n;
-    ss_error e;
-    ss_code c = ss_transact(st->store, &tx, &e);
-    if (c == SS_OK)
+    if (ds_tx_check(s, st, n, &e) && ds_transact(st, &tx, &e))
         empty_resp(r, 204);
-    else /* daprd answers every transaction failure, ETag ones included, with a 500 */
-        err_resp(r, 500, "ERR_STATE_TRANSACTION", "error while executing state transaction: %s",
-                 e.message);
+    else
+        http_err(r, &e);
 out:
-    ar_free(&a);
+    da_free(&a);
     jdoc_free(d);
 }
 
-/* Dapr's feature strings for a store, plus ACTOR when both ETAG and TRANSACTIONAL are there. */
 static void write_capabilities(jbuf *b, const ss_features *f)
 {
-    static const struct {
-        unsigned bit;
-        const char *name;
-    } dapr[] = {
-        {SS_FEATURE_ETAG, "ETAG"},
-        {SS_FEATURE_TRANSACTIONAL, "TRANSACTIONAL"},
-        {SS_FEATURE_TTL, "TTL"},
-    };
+    const char *caps[4];
+    size_t n = ds_capabilities(f, caps);
     jb_lit(b, "[");
-    bool first = true;
-    for (size_t i = 0; i < sizeof dapr / sizeof dapr[0]; i++) {
-        if (!(f->flags & dapr[i].bit)) continue;
-        if (!first) jb_lit(b, ",");
-        jb_cstr(b, dapr[i].name);
-        first = false;
+    for (size_t i = 0; i < n; i++) {
+        if (i) jb_lit(b, ",");
+        jb_cstr(b, caps[i]);
     }
-    if ((f->flags & SS_FEATURE_ETAG) && (f->flags & SS_FEATURE_TRANSACTIONAL))
-        jb_lit(b, ",\"ACTOR\"");
     jb_lit(b, "]");
 }
 
@@ -911,19 +799,6 @@ static void h_metadata(const dserver *s, hresp *r)
     set_body(r, 200, CT_JSON, body, len);
 }
 
-/* Compares all of the shorter length and the lengths, so timing does not reveal a prefix. */
-static bool token_ok(const dserver *s, const char *given)
-{
-    if (!given) return false;
-    size_t glen = strlen(given);
-    unsigned char diff = (unsigned char)(glen != s->token_len);
-    size_t n = glen < s->token_len ? glen : s->token_len;
-    volatile unsigned char acc = 0;
-    for (size_t i = 0; i < s->token_len; i++)
-        acc |= (unsigned char)(s->token[i] ^ (i < n ? given[i] : 0));
-    return (acc | diff) == 0;
-}
-
 static bool is_write(const char *m)
 {
     return strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0;
@@ -952,7 +827,7 @@ void api_handle(const dserver *s, const hreq *q, hresp *r)
     bool get = strcmp(m, "GET") == 0;
     bool health =
         get && (strcmp(path, "/v1.0/healthz") == 0 || strcmp(path, "/v1.0/healthz/outbound") == 0);
-    if (s->token && !health && !token_ok(s, q->token)) {
+    if (s->token && !health && !ds_token_ok(s, q->token, q->token ? strlen(q->token) : 0)) {
         char *b = strdup("invalid api token");
         set_body(r, 401, CT_TEXT, b, b ? strlen(b) : 0);
         r->errmsg = b;

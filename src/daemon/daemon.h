@@ -30,6 +30,8 @@ typedef struct options {
     unsigned max_conns; /* 0 = as many as descriptors allow */
     unsigned max_key_len;
     unsigned max_items;
+    unsigned grpc_port;
+    bool grpc_port_set; /* given on the command line: failing to listen is then fatal */
 } options;
 
 /* Fills *o with every flag's default. */

@@ -35,7 +35,8 @@ void options_default(options *o)
                    .request_timeout_s = DEFAULT_REQUEST_TIMEOUT_S,
                    .header_size = CONNECTION_MEMORY,
                    .max_key_len = DEFAULT_MAX_KEY_LEN,
-                   .max_items = DEFAULT_MAX_ITEMS};
+                   .max_items = DEFAULT_MAX_ITEMS,
+                   .grpc_port = 50001};
 }
 
 static void usage(FILE *f)
@@ -44,6 +45,7 @@ static void usage(FILE *f)
             "usage: statestored [flags]\n"
             "Serves Dapr's state HTTP API (/v1.0/state/...) over statestore drivers.\n\n"
             "  --dapr-http-port N            port to listen on (default 3500; 0 = any free)\n"
+            "  --dapr-grpc-port N            Dapr's gRPC API port (default 50001; 0 = any free)\n"
             "  --dapr-listen-addresses ADDR  address to listen on (default 127.0.0.1)\n"
             "  --resources-path DIR          directory of Dapr component YAML files (repeatable)\n"
             "  --components-path DIR         same as --resources-path\n"
@@ -125,7 +127,6 @@ static bool parse_uint(const char *s, unsigned max, unsigned *out)
 /* daprd flags that take a value and mean nothing here: accepted so daprd scripts still run. */
 static const char *const ignored_value_flags[] = {
     "app-port",
-    "dapr-grpc-port",
     "dapr-internal-grpc-port",
     "metrics-port",
     "profile-port",
@@ -194,6 +195,12 @@ int parse_args(int argc, char **argv, options *o)
                 fprintf(stderr, "statestored: --dapr-http-port: \"%s\" is not a port\n", val);
                 return 2;
             }
+        } else if (strcmp(name, "dapr-grpc-port") == 0) {
+            if (!parse_uint(val, 65535, &o->grpc_port)) {
+                fprintf(stderr, "statestored: --dapr-grpc-port: \"%s\" is not a port\n", val);
+                return 2;
+            }
+            o->grpc_port_set = true;
         } else if (strcmp(name, "dapr-listen-addresses") == 0) {
             if (strchr(val, ',')) {
                 fprintf(stderr, "statestored: --dapr-listen-addresses: only one address is "

@@ -4,6 +4,10 @@
  */
 #include "daemon.h"
 
+#ifdef SS_DAEMON_HAVE_GRPC
+#include "grpc/grpc_server.h"
+#endif
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -126,6 +130,32 @@ int main(int argc, char **argv)
          ss_version(), o.listen, port, api.nstores, api.nstores == 1 ? "" : "s", o.threads,
          o.max_body, api.token ? ", API token required" : "");
 
+    /* ---- gRPC API (Dapr's port 50001) ---- */
+#ifdef SS_DAEMON_HAVE_GRPC
+    dgrpc_config gc = {.api = &api,
+                       .listen = o.listen,
+                       .port = o.grpc_port,
+                       .max_msg = o.max_body,
+                       .max_conns = o.max_conns};
+    char gerr[256];
+    dgrpc *grpc = dgrpc_start(&gc, gerr, sizeof gerr);
+    if (grpc) {
+        dlog(SS_LOG_INFO, "gRPC API on grpc://%s:%u", o.listen, dgrpc_port(grpc));
+    } else if (o.grpc_port_set) {
+        dlog(SS_LOG_ERROR, "gRPC API: %s", gerr);
+        http_stop(http);
+        stores_free(&api);
+        free(o.dirs);
+        return 1;
+    } else {
+        /* the default port taken (another sidecar, a second daemon) does not stop HTTP */
+        dlog(SS_LOG_WARN, "gRPC API not served: %s (set --dapr-grpc-port)", gerr);
+    }
+#else
+    if (o.grpc_port_set) dlog(SS_LOG_WARN, "this statestored was built without the gRPC API");
+#endif
+    /* ---- end gRPC ---- */
+
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0) {
     }
@@ -137,6 +167,9 @@ int main(int argc, char **argv)
     for (long waited = 0; http_inflight(http) > 0 && waited < DRAIN_TIMEOUT_S * 100; waited++)
         nanosleep(&tick, NULL);
     long left = http_inflight(http);
+#ifdef SS_DAEMON_HAVE_GRPC
+    dgrpc_stop(grpc, DRAIN_TIMEOUT_S);
+#endif
     http_stop(http);
     stores_free(&api);
     free(o.dirs);
