@@ -133,8 +133,9 @@ static ssize_t read_body(nghttp2_session *session, int32_t id, uint8_t *buf, siz
     return (ssize_t)n;
 }
 
-/* The request is complete: check the framing, run the call, queue the answer. */
-static int serve(gconn *c, gstream *s)
+/* The request headers are in: a request that is not a gRPC call to our service is answered at
+ * once, before its body is read. */
+static int check_headers(gconn *c, gstream *s)
 {
     if (strcmp(s->method, "POST") != 0)
         return answer_error(c, s, "405", GRPC_INTERNAL, "gRPC requires the POST method");
@@ -153,6 +154,12 @@ static int serve(gconn *c, gstream *s)
         snprintf(m, sizeof m, "unknown service %.*s", sl, svc);
         return answer_error(c, s, "200", GRPC_UNIMPLEMENTED, m);
     }
+    return 0;
+}
+
+/* The request is complete: check the framing, run the call, queue the answer. */
+static int serve(gconn *c, gstream *s)
+{
     if (s->in_len < 5)
         return answer_error(c, s, "200", GRPC_INTERNAL,
                             s->in_len ? "grpc: the request message prefix is cut short"
@@ -303,11 +310,14 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, co
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, void *user)
 {
     gconn *c = user;
-    if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
-        !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
-        return 0;
+    if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
     gstream *s = nghttp2_session_get_stream_user_data(session, frame->hd.stream_id);
     if (!s) return 0;
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        int rv = check_headers(c, s);
+        if (rv != 0) return rv;
+    }
+    if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) return 0;
     s->ended = true;
     if (s->answered) return 0;
     return serve(c, s);
