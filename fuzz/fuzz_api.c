@@ -7,53 +7,16 @@
  * Input: METHOD \n PATH \n QUERY \n IF-MATCH \n TOKEN \n BODY...
  * ("-" as If-Match or token means the header is absent).
  */
-#include "daemon.h"
+#include "fuzz_daemon.h"
 #include "fuzz_input.h"
 
 #include <stdio.h>
-
-/* main.c's logging, which the handlers call; fuzzing wants it silent. */
-ss_log_level dlog_level = SS_LOG_ERROR;
-void dlog(ss_log_level level, const char *fmt, ...)
-{
-    (void)level;
-    (void)fmt;
-}
-
-static dstore stores[2];
-static dserver srv;
-
-static void quiet_log(void *ctx, ss_log_level level, const char *message)
-{
-    (void)ctx;
-    (void)level;
-    (void)message;
-}
-
-static ss_store *open_memory(const char *name)
-{
-    ss_config cfg = {.driver = "memory", .name = name, .log = quiet_log};
-    ss_store *s = NULL;
-    ss_error err;
-    if (ss_open(&s, &cfg, &err) != SS_OK) {
-        fprintf(stderr, "fuzz_api: %s\n", err.message);
-        abort();
-    }
-    return s;
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    stores[0] = (dstore){.name = "mem", .type = "state.memory", .version = "v1"};
-    stores[1] = (dstore){
-        .name = "pfx", .type = "state.memory", .version = "v1", .prefix = "app||", .prefix_len = 5};
-    for (int i = 0; i < 2; i++) {
-        stores[i].store = open_memory(stores[i].name);
-        ss_store_features(stores[i].store, &stores[i].features);
-    }
-    srv = (dserver){.stores = stores, .nstores = 2, .app_id = "app", .max_items = 64};
+    fuzz_daemon_init();
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -187,6 +188,14 @@ static enum MHD_Result serve(server *srv, struct MHD_Connection *conn, const cha
     return ok;
 }
 
+/* How much of an over-limit body is read and thrown away so the client can read its 413 (a
+ * client that is not waiting for "100 Continue" is still sending, and closing on it makes it
+ * see a reset instead of the answer). Past this the connection is cut. */
+static size_t drain_limit(const server *srv)
+{
+    return srv->max_body * 4 + (1u << 20);
+}
+
 static bool request_late(const server *srv, const reqctx *ctx)
 {
     struct timespec now;
@@ -238,7 +247,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             char *end;
             errno = 0;
             unsigned long long n = strtoull(cl, &end, 10);
-            if (errno || n > srv->max_body) {
+            bool bad_len = errno != 0;
+            if (bad_len || n > srv->max_body) {
+                const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect");
+                if (!bad_len && n <= drain_limit(srv) &&
+                    !(expect && strcasecmp(expect, "100-continue") == 0)) {
+                    /* the body is on its way: read it (discarding), then answer 413 */
+                    ctx->too_large = true;
+                    ctx->expect = (size_t)n;
+                    return MHD_YES;
+                }
+                /* waiting for 100 Continue (it gets the 413 instead), or too big to drain */
                 ctx->responded = true;
                 return simple_error(conn, method, url, 413, "ERR_REQUEST_TOO_LARGE",
                                     "the request body is larger than --max-body-size");
@@ -263,11 +282,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         }
         if (ctx->responded || ctx->too_large) {
-            /* Chunked uploads have no length up front: drain (bounded) and answer 413 at the
-             * end; a client that keeps going far past the limit is cut off. */
+            /* An over-limit body (chunked, or declared without Expect: 100-continue) is
+             * drained, bounded, and answered 413 at the end; a client that keeps going far
+             * past the limit is cut off. */
             if (ctx->too_large) {
                 ctx->len += n;
-                if (ctx->len > srv->max_body * 4 + (1u << 20)) return MHD_NO;
+                if (ctx->len > drain_limit(srv)) return MHD_NO;
             }
             return MHD_YES;
         }

@@ -141,6 +141,62 @@ static void test_body_limit(const char *exe, const char *dir, const char *res)
     dt_stop(&d);
 }
 
+/* A body over the limit sent without "Expect: 100-continue" (Python's urllib, many SDK HTTP
+ * clients): the client is still writing when the 413 is ready, so the daemon must read the
+ * body (discarding it) before answering, else the client gets a reset instead of the 413.
+ * With Expect, the 413 comes at once, before any body is sent. */
+static void test_body_limit_no_expect(const char *exe, const char *dir, const char *res)
+{
+    const char *args[] = {"--resources-path", res, NULL}; /* the default 4 MiB limit */
+    dt_daemon d;
+    if (!dt_start_checked(&d, exe, dir, args, NULL, "no-expect daemon")) return;
+    size_t blen = 5u << 20;
+    char *body = malloc(blen);
+    int fd = raw_connect(d.port);
+    CHECK(body && fd >= 0, "connect");
+    if (body && fd >= 0) {
+        memset(body, 'x', blen);
+        char head[256];
+        int h = snprintf(head, sizeof head,
+                         "POST /v1.0/state/mem HTTP/1.1\r\nHost: x\r\n"
+                         "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                         blen);
+        /* the headers first, then a pause: the daemon has its answer ready before the body
+         * comes, as with a client slower than the loopback */
+        bool sent = send_all(fd, head, (size_t)h);
+        struct timespec pause = {0, 300 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+        sent = sent && send_all(fd, body, blen);
+        CHECK(sent, "the 5 MiB body could not be sent: %s", strerror(errno));
+        char out[4096];
+        bool closed;
+        ssize_t n = recv_some(fd, out, sizeof out, "}", 10, &closed);
+        CHECK(n > 0 && strncmp(out, "HTTP/1.1 413", 12) == 0, "no 413 after the body: %s", out);
+        CHECK(dt_contains(out, "ERR_REQUEST_TOO_LARGE") && dt_contains(out, "max-body-size"),
+              "413 without its error body: %s", out);
+    }
+    if (fd >= 0) close(fd);
+    fd = raw_connect(d.port);
+    CHECK(fd >= 0, "connect");
+    if (fd >= 0) {
+        char head[256];
+        int h = snprintf(head, sizeof head,
+                         "POST /v1.0/state/mem HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                         "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                         blen);
+        char out[4096];
+        bool closed;
+        CHECK(send_all(fd, head, (size_t)h), "send");
+        recv_some(fd, out, sizeof out, "}", 10, &closed);
+        CHECK(strncmp(out, "HTTP/1.1 413", 12) == 0, "Expect: no early 413: %s", out);
+        close(fd);
+    }
+    free(body);
+    dt_resp r;
+    CHECK(dt_req(&d, &r, "GET", "/v1.0/healthz", NULL) == 204, "still serving %ld", r.status);
+    dt_stop(&d);
+}
+
 static void test_slow_client(const char *exe, const char *dir, const char *res)
 {
     const char *args[] = {"--resources-path", res, "--connection-timeout", "1", NULL};
@@ -359,6 +415,7 @@ int main(int argc, char **argv)
 
     test_token(exe, dir, res);
     test_body_limit(exe, dir, res);
+    test_body_limit_no_expect(exe, dir, res);
     test_slow_client(exe, dir, res);
     test_sigterm_inflight(exe, dir, res);
     test_startup_errors(exe, dir);

@@ -1,9 +1,11 @@
 # statestored's gRPC API (Dapr's dapr.proto.runtime.v1.Dapr state RPCs): libnghttp2 for HTTP/2,
 # protobuf-c for the messages, generated at build time from src/daemon/proto.
 # -DSS_DAEMON_GRPC=AUTO|ON|OFF; AUTO builds it when both libraries and protoc-c are found.
+# Included by src/daemon/CMakeLists.txt, and by fuzz/CMakeLists.txt when the daemon is not built.
 set(SS_DAEMON_GRPC AUTO CACHE STRING "statestored's gRPC API: AUTO, ON or OFF")
-set(SS_GRPC_PROTO_DIR ${CMAKE_CURRENT_SOURCE_DIR}/proto PARENT_SCOPE)
-set(ss_grpc_proto_dir ${CMAKE_CURRENT_SOURCE_DIR}/proto)
+get_filename_component(ss_grpc_dir ${CMAKE_CURRENT_LIST_DIR} DIRECTORY)
+set(ss_grpc_proto_dir ${ss_grpc_dir}/proto)
+set(SS_GRPC_PROTO_DIR ${ss_grpc_proto_dir} PARENT_SCOPE)
 set(SS_HAVE_GRPC OFF)
 if(NOT SS_DAEMON_GRPC STREQUAL "OFF")
   pkg_check_modules(SS_NGHTTP2 IMPORTED_TARGET libnghttp2)
@@ -37,14 +39,19 @@ if(SS_HAVE_GRPC)
                        COMMENT "protoc-c ${p}")
   endforeach()
   # The generated code and the gRPC layer, shared by statestored and the fuzz targets.
-  add_library(ss_daemon_grpc STATIC ${pb_sources} grpc/grpc_api.c grpc/grpc_conn.c)
+  # state_ops.c (shared with the HTTP side) comes from the program that links this.
+  add_library(ss_daemon_grpc STATIC ${pb_sources} ${ss_grpc_dir}/grpc/grpc_api.c
+              ${ss_grpc_dir}/grpc/grpc_conn.c)
   target_include_directories(ss_daemon_grpc PUBLIC ${gen} PRIVATE ${SS_INTERNAL_INCLUDES})
   target_link_libraries(ss_daemon_grpc PUBLIC PkgConfig::SS_NGHTTP2 PkgConfig::SS_PROTOBUF_C
                         statestore_static)
   # generated code is not held to our warning flags; ours is (below, per source)
-  set_source_files_properties(grpc/grpc_api.c grpc/grpc_conn.c PROPERTIES
-                              COMPILE_OPTIONS "${SS_WARNINGS}")
-  target_sources(statestored PRIVATE grpc/grpc_server.c)
-  target_link_libraries(statestored PRIVATE ss_daemon_grpc)
-  target_compile_definitions(statestored PRIVATE SS_DAEMON_HAVE_GRPC)
+  set_source_files_properties(${ss_grpc_dir}/grpc/grpc_api.c ${ss_grpc_dir}/grpc/grpc_conn.c
+                              PROPERTIES COMPILE_OPTIONS "${SS_WARNINGS}")
+  if(TARGET statestored AND CMAKE_CURRENT_SOURCE_DIR STREQUAL ss_grpc_dir)
+    # relative: tests/fault rebuilds statestored from its SOURCES under its SOURCE_DIR
+    target_sources(statestored PRIVATE grpc/grpc_server.c)
+    target_link_libraries(statestored PRIVATE ss_daemon_grpc)
+    target_compile_definitions(statestored PRIVATE SS_DAEMON_HAVE_GRPC)
+  endif()
 endif()

@@ -23,6 +23,7 @@
 #define MAX_HEADERS   (64u << 10)
 
 typedef struct gstream {
+    struct gstream *prev, *next; /* the connection's open streams */
     int32_t id;
     char method[8];
     char path[256];
@@ -46,6 +47,7 @@ struct gconn {
     nghttp2_session *session;
     const dserver *api;
     size_t max_msg;
+    gstream *streams; /* open streams: nghttp2_session_del does not report them closed */
     size_t nstreams;
     bool failed;
 };
@@ -225,6 +227,9 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     if (!s) return NGHTTP2_ERR_CALLBACK_FAILURE;
     s->id = frame->hd.stream_id;
     nghttp2_session_set_stream_user_data(session, s->id, s);
+    s->next = c->streams;
+    if (c->streams) c->streams->prev = s;
+    c->streams = s;
     c->nstreams++;
     return 0;
 }
@@ -343,6 +348,11 @@ static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_
     gstream *s = nghttp2_session_get_stream_user_data(session, id);
     if (!s) return 0;
     nghttp2_session_set_stream_user_data(session, id, NULL);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        c->streams = s->next;
+    if (s->next) s->next->prev = s->prev;
     stream_free(s);
     c->nstreams--;
     return 0;
@@ -397,8 +407,11 @@ gconn *gconn_new(const gconn_config *cfg)
 void gconn_free(gconn *c)
 {
     if (!c) return;
-    /* deleting the session closes its streams through on_stream_close */
     nghttp2_session_del(c->session);
+    for (gstream *s = c->streams, *next; s; s = next) {
+        next = s->next;
+        stream_free(s);
+    }
     free(c);
 }
 
