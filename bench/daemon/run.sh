@@ -7,6 +7,8 @@
 #   4. Dapr's perf-test shape: ~1,000 req/s over 16 connections, GET on the in-memory store, for
 #      PERF_SECONDS (default 60, as Dapr's test): p50/p90/p99 latency (wrk, microsecond
 #      resolution; hey as a cross-check), CPU (mCPU) and RSS, beside Dapr's published figures.
+#   5. the same shape on the gRPC API (GetState, h2load from nghttp2-client, latencies from its
+#      per-request log; grpc-status checked separately with nghttp, as h2load ignores trailers)
 # Numbers are printed, never asserted.
 #
 # usage: run.sh <statestored> <fixed200>
@@ -47,7 +49,8 @@ spec:
 YAML
 
 PORT=$(free_port)
-"$DAEMON" --dapr-http-port "$PORT" --resources-path "$WORK/res" --threads "$THREADS" \
+GPORT=$(free_port)
+"$DAEMON" --dapr-http-port "$PORT" --dapr-grpc-port "$GPORT" --resources-path "$WORK/res" --threads "$THREADS" \
   --log-level warn >"$WORK/daemon.log" 2>&1 </dev/null &
 echo $! >"$WORK/daemon.pid"
 DPID=$(cat "$WORK/daemon.pid")
@@ -162,3 +165,49 @@ H99=$(echo "$HEY" | awk '$1 == "99%" {printf "%.2f", $3 * 1000}')
 HRPS=$(echo "$HEY" | awk '/Requests\/sec/ {printf "%.0f", $2}')
 echo "  cross-check with hey (-c 16 -q 62.5, $(( PERF < 10 ? PERF : 10 ))s): $HRPS req/s, p50 $H50 ms, p90 $H90 ms, p99 $H99 ms"
 echo "  (hey's own client costs show up in its numbers; wrk's are the ones compared above)"
+
+# -- gRPC: the same shape on Dapr's gRPC API (issue 13) -------------------------------------------
+echo
+if ! command -v h2load >/dev/null || ! command -v nghttp >/dev/null; then
+  echo "gRPC perf shape: skipped (h2load / nghttp missing: apt-get install nghttp2-client)"
+  exit 0
+fi
+# GetStateRequest{store_name: "mem", key: "bench"} in gRPC's framing, encoded by hand:
+# 5-byte prefix (uncompressed, length 12), field 1 (0x0a) "mem", field 2 (0x12) "bench".
+printf '\x00\x00\x00\x00\x0c\x0a\x03mem\x12\x05bench' >"$WORK/get.grpc"
+GURL="http://127.0.0.1:$GPORT/dapr.proto.runtime.v1.Dapr/GetState"
+GHDR=(-H 'content-type: application/grpc' -H 'te: trailers')
+# h2load sees HTTP statuses only: the gRPC status is in the trailers, checked here.
+CHECK=$(nghttp -v "${GHDR[@]}" -d "$WORK/get.grpc" "$GURL" 2>&1)
+if ! echo "$CHECK" | grep -q 'grpc-status: 0'; then
+  echo "gRPC perf shape: skipped (no gRPC answer on port $GPORT; built without the gRPC API?)"
+  echo "$CHECK" | tail -5
+  exit 0
+fi
+echo "gRPC perf shape: GetState, 16 connections, ~1,000 req/s, ${PERF}s (grpc-status 0 checked)"
+T0=$(cpu_ticks "$DPID")
+S0=$(date +%s.%N)
+# 16 clients x 63 req/s, one stream at a time per connection, as Dapr's test paces its calls
+h2load -c16 -m1 --rps=63 -D "$PERF" "${GHDR[@]}" -d "$WORK/get.grpc" \
+  --log-file="$WORK/h2load.log" "$GURL" >"$WORK/h2load.txt" 2>&1
+S1=$(date +%s.%N)
+T1=$(cpu_ticks "$DPID")
+GRSS=$(rss_kb "$DPID")
+GMCPU=$(calc "($T1 - $T0) / $HZ / ($S1 - $S0) * 1000")
+# --log-file: one line per request, "start(us) status elapsed(us)"
+GN=$(wc -l <"$WORK/h2load.log")
+G200=$(awk '$2 == 200' "$WORK/h2load.log" | wc -l)
+read -r G50 G90 G99 < <(cut -f3 "$WORK/h2load.log" | sort -n | awk '{ t[NR] = $1 }
+  END { printf "%.3f %.3f %.3f", t[int(NR*0.5)]/1000, t[int(NR*0.9)]/1000, t[int(NR*0.99)]/1000 }')
+GRATE=$(calc "$GN / $PERF")
+if [ "$G200" != "$GN" ]; then echo "  WARNING: $((GN - G200)) of $GN gRPC requests were not HTTP 200"; fi
+printf "  %-10s %12s %12s %12s\n" "" "gRPC" "HTTP (above)" "Dapr gRPC"
+printf "  %-10s %12.0f %12s %12s\n" "req/s" "$GRATE" "$RATE" "1000"
+printf "  %-10s %9s ms %9s ms %9s ms   target <= 0.1 ms %s\n" "p50" "$G50" "$P50" "0.57" \
+  "$(holds "$G50 <= 0.1" && echo met || echo BELOW)"
+printf "  %-10s %9s ms %9s ms %9s ms\n" "p90" "$G90" "$P90" "0.93"
+printf "  %-10s %9s ms %9s ms %9s ms   target <= 0.3 ms %s\n" "p99" "$G99" "$P99" "1.65" \
+  "$(holds "$G99 <= 0.3" && echo met || echo BELOW)"
+printf "  %-10s %9.1f m  %9.1f m  %9s m    target <= 20 m %s\n" "CPU" "$GMCPU" "$MCPU" "142" \
+  "$(holds "$GMCPU <= 20" && echo met || echo BELOW)"
+printf "  %-10s %9.1f MB %9.1f MB %9s MB\n" "RSS" "$(calc "$GRSS / 1024")" "$(calc "$RSS / 1024")" "53"
