@@ -178,7 +178,7 @@ printf '\x00\x00\x00\x00\x0c\x0a\x03mem\x12\x05bench' >"$WORK/get.grpc"
 GURL="http://127.0.0.1:$GPORT/dapr.proto.runtime.v1.Dapr/GetState"
 GHDR=(-H 'content-type: application/grpc' -H 'te: trailers')
 # h2load sees HTTP statuses only: the gRPC status is in the trailers, checked here.
-CHECK=$(nghttp -v "${GHDR[@]}" -d "$WORK/get.grpc" "$GURL" 2>&1)
+CHECK=$(nghttp -v "${GHDR[@]}" -d "$WORK/get.grpc" "$GURL" 2>&1 | tr -d '\0')
 if ! echo "$CHECK" | grep -q 'grpc-status: 0'; then
   echo "gRPC perf shape: skipped (no gRPC answer on port $GPORT; built without the gRPC API?)"
   echo "$CHECK" | tail -5

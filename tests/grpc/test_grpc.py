@@ -121,10 +121,13 @@ def raw(channel, method):
     return channel.unary_unary(method, request_serializer=None, response_deserializer=None)
 
 
-class GrpcApi(unittest.TestCase):
+class DaemonCase(unittest.TestCase):
+    """Tests against one daemon started for the class, with one channel to it."""
+    tag, args, token = "main", (), None
+
     @classmethod
     def setUpClass(cls):
-        cls.d = Daemon("main")
+        cls.d = Daemon(cls.tag, cls.args, cls.token)
         cls.ch = grpc.insecure_channel(cls.d.target)
         cls.stub = dapr_pb2_grpc.DaprStub(cls.ch)
 
@@ -132,6 +135,9 @@ class GrpcApi(unittest.TestCase):
     def tearDownClass(cls):
         cls.ch.close()
         cls.d.stop()
+
+
+class GrpcApi(DaemonCase):
 
     def code(self, fn, req, code, pattern=None, **kw):
         with self.assertRaises(grpc.RpcError) as cm:
@@ -354,19 +360,9 @@ class GrpcApi(unittest.TestCase):
         self.assertGreaterEqual(int(settings.get("SETTINGS_INITIAL_WINDOW_SIZE", 0)), 1 << 20)
 
 
-class Limits(unittest.TestCase):
+class Limits(DaemonCase):
     """A daemon with an API token and a 1 MiB limit."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.d = Daemon("limits", ["--max-body-size", "1Mi"], token=TOKEN)
-        cls.ch = grpc.insecure_channel(cls.d.target)
-        cls.stub = dapr_pb2_grpc.DaprStub(cls.ch)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.ch.close()
-        cls.d.stop()
+    tag, args, token = "limits", ("--max-body-size", "1Mi"), TOKEN
 
     def test_api_token(self):
         req = pb.GetStateRequest(store_name="statestore", key="k")

@@ -318,12 +318,13 @@ out:
     da_free(&a);
 }
 
-static void rpc_save(const dserver *s, const SaveStateRequest *q, gresult *r)
+/* SaveState and DeleteBulkState: the same item list, set or deleted. */
+static void rpc_write_items(const dserver *s, const char *store_name, StateItem **states, size_t n,
+                            bool del, gresult *r)
 {
     derr e;
     darena a = {0};
-    const dstore *st = ds_store(s, q->store_name, &e);
-    size_t n = q->n_states;
+    const dstore *st = ds_store(s, store_name, &e);
     if (!st || !ds_count_ok(s, n, "state items", "ERR_MALFORMED_REQUEST", &e)) {
         fail_d(r, &e);
         return;
@@ -332,8 +333,9 @@ static void rpc_save(const dserver *s, const SaveStateRequest *q, gresult *r)
         reply(r, NULL);
         return;
     }
-    ss_set_request *reqs = da_alloc(&a, n * sizeof *reqs);
-    if (!reqs) {
+    ss_set_request *sets = del ? NULL : da_alloc(&a, n * sizeof *sets);
+    ss_delete_request *dels = del ? da_alloc(&a, n * sizeof *dels) : NULL;
+    if (!sets && !dels) {
         derr_oom(&e);
         fail_d(r, &e);
         goto out;
@@ -341,12 +343,14 @@ static void rpc_save(const dserver *s, const SaveStateRequest *q, gresult *r)
     for (size_t i = 0; i < n; i++) {
         char where[64];
         snprintf(where, sizeof where, "item %zu: ", i);
-        if (!item_set(s, st, q->states[i], &a, &reqs[i], &e, n > 1 ? where : "")) {
+        const char *w = n > 1 ? where : "";
+        if (del ? !item_delete(s, st, states[i], &a, &dels[i], &e, w)
+                : !item_set(s, st, states[i], &a, &sets[i], &e, w)) {
             fail_d(r, &e);
             goto out;
         }
     }
-    if (ds_save(st, reqs, n, &e))
+    if (del ? ds_delete_bulk(st, dels, n, &e) : ds_save(st, sets, n, &e))
         reply(r, NULL);
     else
         fail_d(r, &e);
@@ -377,42 +381,6 @@ static void rpc_delete(const dserver *s, const DeleteStateRequest *q, gresult *r
     } else {
         fail_d(r, &e);
     }
-    da_free(&a);
-}
-
-static void rpc_delete_bulk(const dserver *s, const DeleteBulkStateRequest *q, gresult *r)
-{
-    derr e;
-    darena a = {0};
-    const dstore *st = ds_store(s, q->store_name, &e);
-    size_t n = q->n_states;
-    if (!st || !ds_count_ok(s, n, "state items", "ERR_MALFORMED_REQUEST", &e)) {
-        fail_d(r, &e);
-        return;
-    }
-    if (n == 0) {
-        reply(r, NULL);
-        return;
-    }
-    ss_delete_request *reqs = da_alloc(&a, n * sizeof *reqs);
-    if (!reqs) {
-        derr_oom(&e);
-        fail_d(r, &e);
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char where[64];
-        snprintf(where, sizeof where, "item %zu: ", i);
-        if (!item_delete(s, st, q->states[i], &a, &reqs[i], &e, n > 1 ? where : "")) {
-            fail_d(r, &e);
-            goto out;
-        }
-    }
-    if (ds_delete_bulk(st, reqs, n, &e))
-        reply(r, NULL);
-    else
-        fail_d(r, &e);
-out:
     da_free(&a);
 }
 
@@ -584,18 +552,22 @@ void grpc_api_call(const dserver *s, const char *method, const char *token, size
     case RPC_BULK_GET:
         rpc_bulk_get(s, (const GetBulkStateRequest *)in, r);
         break;
-    case RPC_SAVE:
-        rpc_save(s, (const SaveStateRequest *)in, r);
+    case RPC_SAVE: {
+        const SaveStateRequest *q = (const SaveStateRequest *)in;
+        rpc_write_items(s, q->store_name, q->states, q->n_states, false, r);
         break;
+    }
     case RPC_QUERY:
         rpc_query(s, (const QueryStateRequest *)in, r);
         break;
     case RPC_DELETE:
         rpc_delete(s, (const DeleteStateRequest *)in, r);
         break;
-    case RPC_DELETE_BULK:
-        rpc_delete_bulk(s, (const DeleteBulkStateRequest *)in, r);
+    case RPC_DELETE_BULK: {
+        const DeleteBulkStateRequest *q = (const DeleteBulkStateRequest *)in;
+        rpc_write_items(s, q->store_name, q->states, q->n_states, true, r);
         break;
+    }
     case RPC_TRANSACTION:
         rpc_transaction(s, (const TxRequest *)in, r);
         break;

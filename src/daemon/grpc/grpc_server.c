@@ -14,6 +14,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,8 @@
 #include <unistd.h>
 
 #define MAX_LISTENERS 2
-/* An idle connection (no call open) is closed with GOAWAY after this; clients reconnect. */
-#define IDLE_TIMEOUT_MS (300 * 1000)
+/* A connection with nothing to read this long is closed with GOAWAY; clients reconnect. */
+#define IDLE_TIMEOUT_S 300
 /* A peer that stops reading our answers is cut off after this. */
 #define SEND_TIMEOUT_S 30
 #define READ_BUF       (64u << 10)
@@ -38,7 +39,8 @@ struct dgrpc {
     int lfd[MAX_LISTENERS];
     int nlfd;
     unsigned port;
-    int wake[2]; /* written once at stop: readable for every thread from then on */
+    int wake[2]; /* written once at stop: wakes the accept thread */
+    atomic_bool stopping;
     pthread_t acceptor;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -63,13 +65,26 @@ static bool send_all(int fd, const uint8_t *p, size_t n)
     return true;
 }
 
-static bool flush(gconn *c, int fd)
+/* Sends everything pending, gathered into `out` (cap bytes) so an answer (HEADERS, DATA,
+ * trailers) leaves in one send rather than one per frame. */
+static bool flush(gconn *c, int fd, uint8_t *out, size_t cap)
 {
     const uint8_t *p;
     ssize_t n;
-    while ((n = gconn_pending(c, &p)) > 0)
-        if (!send_all(fd, p, (size_t)n)) return false;
-    return n == 0;
+    size_t used = 0;
+    while ((n = gconn_pending(c, &p)) > 0) {
+        if (used + (size_t)n > cap) {
+            if (used && !send_all(fd, out, used)) return false;
+            used = 0;
+        }
+        if ((size_t)n > cap) {
+            if (!send_all(fd, p, (size_t)n)) return false;
+        } else {
+            memcpy(out + used, p, (size_t)n);
+            used += (size_t)n;
+        }
+    }
+    return n == 0 && (!used || send_all(fd, out, used));
 }
 
 /* Takes a connection off the open list (under g->mu). */
@@ -89,26 +104,25 @@ static void *conn_main(void *arg)
     int fd = a->slot.fd;
     gconn_config cc = {.api = g->cfg.api, .max_msg = g->cfg.max_msg};
     gconn *c = gconn_new(&cc);
-    uint8_t *buf = malloc(READ_BUF);
-    bool closing = false;
+    uint8_t *buf = malloc(2 * READ_BUF); /* what was read, then what is to be sent */
+    uint8_t *out = buf ? buf + READ_BUF : NULL;
     if (c && buf) {
-        struct pollfd pf[2] = {{.fd = fd, .events = POLLIN}, {.fd = g->wake[0], .events = POLLIN}};
-        while (flush(c, fd) && gconn_alive(c)) {
-            int pr = poll(pf, closing ? 1 : 2, gconn_streams(c) ? -1 : IDLE_TIMEOUT_MS);
-            if (pr < 0 && errno == EINTR) continue;
-            if (pr < 0) break;
-            if (pr == 0 || (!closing && (pf[1].revents & POLLIN))) {
-                /* idle, or the daemon is stopping: no new calls, then close */
-                gconn_shutdown(c);
-                closing = true;
-                continue;
-            }
-            if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        /* A blocking read per call (no poll): it returns for the next request, at the idle
+         * timeout (SO_RCVTIMEO), or when dgrpc_stop shuts the read side down. */
+        while (flush(c, fd, out, READ_BUF) && gconn_alive(c)) {
             ssize_t n = recv(fd, buf, READ_BUF, 0);
             if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) break;
+            if (n <= 0) {
+                bool idle = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+                if (idle || atomic_load(&g->stopping)) {
+                    /* no new calls, then close */
+                    gconn_shutdown(c);
+                    flush(c, fd, out, READ_BUF);
+                }
+                break;
+            }
             if (!gconn_recv(c, buf, (size_t)n)) {
-                flush(c, fd);
+                flush(c, fd, out, READ_BUF);
                 break;
             }
         }
@@ -150,6 +164,8 @@ static void *accept_main(void *arg)
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             struct timeval tv = {.tv_sec = SEND_TIMEOUT_S};
             setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+            struct timeval idle = {.tv_sec = IDLE_TIMEOUT_S};
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof idle);
             pthread_mutex_lock(&g->mu);
             bool over = g->cfg.max_conns && g->nconns >= g->cfg.max_conns;
             pthread_mutex_unlock(&g->mu);
@@ -303,6 +319,12 @@ void dgrpc_stop(dgrpc *g, unsigned drain_s)
     }
     pthread_join(g->acceptor, NULL);
     for (int i = 0; i < g->nlfd; i++) close(g->lfd[i]);
+    /* wake every connection thread out of its read: each sends GOAWAY after the call it is
+     * serving, if any, and closes */
+    atomic_store(&g->stopping, true);
+    pthread_mutex_lock(&g->mu);
+    for (gconn_slot *s = g->conns; s; s = s->next) shutdown(s->fd, SHUT_RD);
+    pthread_mutex_unlock(&g->mu);
     if (!wait_conns(g, drain_s)) {
         /* calls still running past the deadline: cut their sockets so the threads end before
          * the stores they use are closed */
