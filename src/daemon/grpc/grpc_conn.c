@@ -21,6 +21,9 @@
 #define STREAM_WINDOW (4 << 20)
 #define CONN_WINDOW   (32 << 20)
 #define MAX_HEADERS   (64u << 10)
+/* Request bytes held at once on one connection, over all its streams: 256 streams of a 4 MiB
+ * message each would be 1 GiB. Past this a stream is refused (ResourceExhausted). */
+#define CONN_BUFFERED(max_msg) ((max_msg) * 4 + (16u << 20))
 
 typedef struct gstream {
     struct gstream *prev, *next; /* the connection's open streams */
@@ -49,8 +52,18 @@ struct gconn {
     size_t max_msg;
     gstream *streams; /* open streams: nghttp2_session_del does not report them closed */
     size_t nstreams;
+    size_t buffered; /* request bytes held by all streams */
     bool failed;
 };
+
+/* Drops a stream's request bytes (used, refused or abandoned). */
+static void drop_in(gconn *c, gstream *s)
+{
+    c->buffered -= s->in_len;
+    free(s->in);
+    s->in = NULL;
+    s->in_len = s->in_cap = 0;
+}
 
 static void stream_free(gstream *s)
 {
@@ -191,9 +204,7 @@ static int serve(gconn *c, gstream *s)
     }
     grpc_api_call(c->api, s->path + sizeof SERVICE_PREFIX - 1, s->token, s->token_len, s->in + 5,
                   mlen, &s->res);
-    free(s->in);
-    s->in = NULL;
-    s->in_len = s->in_cap = 0;
+    drop_in(c, s);
     if (s->res.status != GRPC_OK) return answer_error(c, s, "200", s->res.status, s->res.msg);
     log_call(s, GRPC_OK, "");
     uint8_t *p = s->res.body;
@@ -277,9 +288,7 @@ static int too_big(gconn *c, gstream *s, size_t size)
 {
     char m[200];
     snprintf(m, sizeof m, "grpc: received message larger than max (%zu vs. %zu)", size, c->max_msg);
-    free(s->in);
-    s->in = NULL;
-    s->in_len = s->in_cap = 0;
+    drop_in(c, s);
     return answer_error(c, s, "200", GRPC_RESOURCE_EXHAUSTED, m);
 }
 
@@ -292,6 +301,11 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, co
     size_t limit = c->max_msg + 5;
     size_t need = s->in_len + len;
     if (need > limit) return too_big(c, s, need - 5);
+    if (c->buffered + len > CONN_BUFFERED(c->max_msg)) {
+        drop_in(c, s);
+        return answer_error(c, s, "200", GRPC_RESOURCE_EXHAUSTED,
+                            "grpc: too much request data in flight on this connection");
+    }
     if (need > s->in_cap) {
         size_t cap = s->in_cap ? s->in_cap * 2 : 1024;
         if (cap > limit) cap = limit;
@@ -303,6 +317,7 @@ static int on_data_chunk(nghttp2_session *session, uint8_t flags, int32_t id, co
     }
     memcpy(s->in + s->in_len, data, len);
     s->in_len = need;
+    c->buffered += len;
     /* the declared length refuses an oversized message before its body is stored */
     if (s->in_len >= 5) {
         size_t declared = (size_t)((uint32_t)s->in[1] << 24 | (uint32_t)s->in[2] << 16 |
@@ -348,6 +363,7 @@ static int on_stream_close(nghttp2_session *session, int32_t id, uint32_t error_
     gstream *s = nghttp2_session_get_stream_user_data(session, id);
     if (!s) return 0;
     nghttp2_session_set_stream_user_data(session, id, NULL);
+    drop_in(c, s);
     if (s->prev)
         s->prev->next = s->next;
     else
