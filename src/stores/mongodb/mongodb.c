@@ -23,6 +23,7 @@
  *     server the instance does not declare TRANSACTIONAL and the core answers UNSUPPORTED.
  */
 #include "mongodb_internal.h"
+#include "support/strbuf.h"
 
 #include <mongoc/mongoc.h>
 
@@ -133,45 +134,58 @@ static ss_code conn_acquire(mg_store *s, conn *c, ss_error *err)
 /* Dapr's connection string (when connectionString is not given): mongodb://[user:pass@]host/db
  * params, or mongodb+srv://[user:pass@]server/params. Credentials are percent-encoded here
  * (Dapr passes them raw, which breaks on '@', ':' and '/'). */
-static void append_escaped(bson_string_t *b, const char *s)
+static void append_escaped(ss_buf *b, const char *s)
 {
+    static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '~')
-            bson_string_append_c(b, (char)*p);
-        else
-            bson_string_append_printf(b, "%%%02X", *p);
+            *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+            ss_buf_chr(b, (char)*p);
+        } else {
+            char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            ss_buf_add(b, esc, sizeof esc);
+        }
     }
 }
 
+/* Returns a string the caller frees with free(), or NULL (err set). libbson's bson_string_t is
+ * deprecated from libbson 1.29 (Debian 13), so the text is built in the project's ss_buf. */
 static char *build_uri(mg_store *s, ss_error *err)
 {
     const char *cs = ss_prop(s->ctx, "connectionString");
-    if (cs && *cs) return bson_strdup(cs);
     const char *host = ss_prop(s->ctx, "host");
     const char *server = ss_prop(s->ctx, "server");
     const char *user = ss_prop(s->ctx, "username");
     const char *pass = ss_prop(s->ctx, "password");
     const char *params = ss_prop(s->ctx, "params");
     bool has_host = host && *host, has_server = server && *server;
-    if (has_host == has_server) {
+    ss_buf b = {0};
+    if (cs && *cs) {
+        ss_buf_str(&b, cs);
+    } else if (has_host == has_server) {
         ss_error_set(err, SS_INVALID,
                      has_host ? "properties host and server are mutually exclusive"
                               : "property host or server (or connectionString) is required");
         return NULL;
+    } else {
+        ss_buf_str(&b, has_server ? "mongodb+srv://" : "mongodb://");
+        if (user && *user && pass && *pass) {
+            append_escaped(&b, user);
+            ss_buf_chr(&b, ':');
+            append_escaped(&b, pass);
+            ss_buf_chr(&b, '@');
+        }
+        ss_buf_str(&b, has_server ? server : host);
+        ss_buf_chr(&b, '/');
+        ss_buf_str(&b, s->db);
+        if (params && *params) ss_buf_str(&b, params);
     }
-    bson_string_t *b = bson_string_new(has_server ? "mongodb+srv://" : "mongodb://");
-    if (user && *user && pass && *pass) {
-        append_escaped(b, user);
-        bson_string_append_c(b, ':');
-        append_escaped(b, pass);
-        bson_string_append_c(b, '@');
+    if (b.oom) {
+        free(b.p);
+        nomem(err);
+        return NULL;
     }
-    bson_string_append(b, has_server ? server : host);
-    bson_string_append_c(b, '/');
-    bson_string_append(b, s->db);
-    if (params && *params) bson_string_append(b, params);
-    return bson_string_free(b, false);
+    return b.p;
 }
 
 static ss_code apply_concerns(mg_store *s, mongoc_uri_t *uri, ss_error *err)
@@ -292,7 +306,7 @@ static ss_code mg_open(void *self, ss_ctx *ctx, ss_error *err)
     }
     bson_error_t e;
     mongoc_uri_t *uri = mongoc_uri_new_with_error(text, &e);
-    bson_free(text); /* may hold the password */
+    free(text); /* may hold the password */
     if (!uri) {
         mg_close(s);
         return ss_error_set(err, SS_INVALID, "connection string: %s", e.message);
