@@ -6,6 +6,8 @@ ss_driver(memory SYMBOL ss_driver_memory SOURCES src/stores/memory.c)
 ss_driver(sqlite SYMBOL ss_driver_sqlite SOURCES src/stores/sqlite.c PKG sqlite3)
 
 # --- network servers ---
+ss_driver(cassandra SYMBOL ss_driver_cassandra SOURCES src/stores/cassandra/cassandra.c
+          src/stores/cassandra/cql.c)
 ss_driver(couchbase SYMBOL ss_driver_couchbase
           SOURCES src/stores/couchbase/couchbase.c src/stores/couchbase/proto.c
                   src/stores/couchbase/config.c src/stores/couchbase/scram.c

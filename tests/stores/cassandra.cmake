@@ -1,0 +1,11 @@
+# cassandra: the conformance suite against a real Cassandra 5.0 node with PasswordAuthenticator
+# on (scripts/services/cassandra.sh), and the CQL frame codec's unit test (no server).
+if(SS_HAVE_CASSANDRA)
+  if(COMMAND ss_add_conformance)
+    ss_add_conformance(cassandra DRIVER cassandra
+      PROPS "hosts=\${SS_TEST_CASSANDRA_HOSTS}" "port=\${SS_TEST_CASSANDRA_PORT}"
+            "username=\${SS_TEST_CASSANDRA_USER}" "password=\${SS_TEST_CASSANDRA_PASSWORD}"
+            "consistency=One"
+      TIMEOUT 600)
+  endif()
+endif()
