@@ -8,4 +8,6 @@ if(SS_HAVE_CASSANDRA)
             "consistency=One"
       TIMEOUT 600)
   endif()
+  ss_add_test(cassandra_cql_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/cassandra_cql_test.c
+              LABELS cassandra unit TIMEOUT 60)
 endif()

@@ -111,21 +111,21 @@ static ss_code cass_error(const uint8_t *body, size_t len, uint8_t flags, ss_err
 {
     cql_rd r;
     cql_error e;
-    cql_rd_init(&r, body, len);
-    if (!cql_skip_prefix(&r, flags) || !cql_parse_error(&r, &e))
+    ss_cql_rd_init(&r, body, len);
+    if (!ss_cql_skip_prefix(&r, flags) || !ss_cql_parse_error(&r, &e))
         return ss_error_set(err, SS_BACKEND, "malformed ERROR frame");
     int m = (int)(e.msg_len > 600 ? 600 : e.msg_len);
     switch (e.code) {
     case CQL_ERR_UNAVAILABLE:
         return ss_error_set(err, SS_UNAVAILABLE, "%.*s (consistency %s: %d required, %d alive)", m,
-                            e.msg, cql_consistency_name(e.consistency), e.required, e.alive);
+                            e.msg, ss_cql_consistency_name(e.consistency), e.required, e.alive);
     case CQL_ERR_OVERLOADED:
     case CQL_ERR_BOOTSTRAPPING:
         return ss_error_set(err, SS_UNAVAILABLE, "%.*s", m, e.msg);
     case CQL_ERR_WRITE_TIMEOUT:
     case CQL_ERR_READ_TIMEOUT:
         return ss_error_set(err, SS_TIMEOUT, "%.*s (consistency %s: %d of %d replicas answered)", m,
-                            e.msg, cql_consistency_name(e.consistency), e.alive, e.required);
+                            e.msg, ss_cql_consistency_name(e.consistency), e.alive, e.required);
     default:
         return ss_error_set(err, SS_BACKEND, "%.*s (error 0x%04x)", m, e.msg, (unsigned)e.code);
     }
@@ -210,7 +210,7 @@ static ss_code recv_frame(cconn *k, int64_t deadline, cql_header *h, uint8_t **b
         const char *why;
         ss_code rc = io_read(k, raw, sizeof raw, deadline, err);
         if (rc != SS_OK) return rc;
-        if (!cql_header_decode(raw, h, &why)) {
+        if (!ss_cql_header_decode(raw, h, &why)) {
             k->dead = true;
             return ss_error_set(err, SS_BACKEND, "%s", why);
         }
@@ -316,7 +316,7 @@ static ss_code handshake(const cass *c, cconn *k, int64_t deadline, ss_error *er
 {
     cql_header h;
     uint8_t *body = NULL;
-    cql_req_options(&k->out, 0);
+    ss_cql_req_options(&k->out, 0);
     ss_code rc = roundtrip1(k, deadline, &h, &body, err);
     if (rc != SS_OK) return rc;
     if (h.opcode == CQL_OP_ERROR) {
@@ -329,15 +329,16 @@ static ss_code handshake(const cass *c, cconn *k, int64_t deadline, ss_error *er
         cql_rd r;
         const char *v[4];
         size_t l[4], n = 0;
-        cql_rd_init(&r, body, h.length);
-        if (cql_skip_prefix(&r, h.flags) && cql_parse_supported(&r, "CQL_VERSION", v, l, 4, &n) &&
-            n > 0 && l[0] < sizeof version && l[0] > 0 && v[0][0] == '3')
+        ss_cql_rd_init(&r, body, h.length);
+        if (ss_cql_skip_prefix(&r, h.flags) &&
+            ss_cql_parse_supported(&r, "CQL_VERSION", v, l, 4, &n) && n > 0 &&
+            l[0] < sizeof version && l[0] > 0 && v[0][0] == '3')
             snprintf(version, sizeof version, "%.*s", (int)l[0], v[0]);
     }
     free(body);
     body = NULL;
 
-    cql_req_startup(&k->out, 0, version);
+    ss_cql_req_startup(&k->out, 0, version);
     if ((rc = roundtrip1(k, deadline, &h, &body, err)) != SS_OK) return rc;
     if (h.opcode == CQL_OP_AUTHENTICATE) {
         free(body);
@@ -346,7 +347,7 @@ static ss_code handshake(const cass *c, cconn *k, int64_t deadline, ss_error *er
             return ss_error_set(err, SS_INVALID,
                                 "the server requires authentication: set username and password");
         }
-        cql_req_auth_plain(&k->out, 0, c->username, c->password ? c->password : "");
+        ss_cql_req_auth_plain(&k->out, 0, c->username, c->password ? c->password : "");
         if ((rc = roundtrip1(k, deadline, &h, &body, err)) != SS_OK) return rc;
         if (h.opcode == CQL_OP_AUTH_CHALLENGE) {
             free(body);
@@ -417,16 +418,16 @@ static ss_code prepare(const cass *c, cconn *k, int st, int64_t deadline, ss_err
 {
     cql_header h;
     uint8_t *body = NULL;
-    cql_req_prepare(&k->out, 0, c->stmt[st]);
+    ss_cql_req_prepare(&k->out, 0, c->stmt[st]);
     ss_code rc = roundtrip1(k, deadline, &h, &body, err);
     if (rc != SS_OK) return rc;
     cql_rd r;
     cql_result res;
-    cql_rd_init(&r, body, h.length);
+    ss_cql_rd_init(&r, body, h.length);
     if (h.opcode == CQL_OP_ERROR) {
         rc = cass_error(body, h.length, h.flags, err);
-    } else if (h.opcode != CQL_OP_RESULT || !cql_skip_prefix(&r, h.flags) ||
-               !cql_parse_result(&r, &res) || res.kind != CQL_RESULT_PREPARED) {
+    } else if (h.opcode != CQL_OP_RESULT || !ss_cql_skip_prefix(&r, h.flags) ||
+               !ss_cql_parse_result(&r, &res) || res.kind != CQL_RESULT_PREPARED) {
         k->dead = true;
         rc = ss_error_set(err, SS_BACKEND, "malformed answer to PREPARE");
     } else {
@@ -447,9 +448,9 @@ static bool is_unprepared(const creq *q)
 {
     if (q->h.opcode != CQL_OP_ERROR || q->h.length < 4) return false;
     cql_rd r;
-    cql_rd_init(&r, q->body, q->h.length);
-    cql_skip_prefix(&r, q->h.flags);
-    return cql_get_int(&r) == CQL_ERR_UNPREPARED && !r.bad;
+    ss_cql_rd_init(&r, q->body, q->h.length);
+    ss_cql_skip_prefix(&r, q->h.flags);
+    return ss_cql_get_int(&r) == CQL_ERR_UNPREPARED && !r.bad;
 }
 
 /* Sends every request marked `send`, up to CASS_MAX_INFLIGHT at once (stream id = index in
@@ -468,8 +469,8 @@ static ss_code send_window(const cass *c, cconn *k, creq *q, size_t n, int64_t d
         size_t sent = 0;
         for (size_t i = base; i < end; i++) {
             if (!q[i].send) continue;
-            cql_req_execute(&k->out, (int16_t)(i - base), k->id[q[i].stmt], k->id_len[q[i].stmt],
-                            q[i].consistency, q[i].serial, q[i].vals, q[i].n);
+            ss_cql_req_execute(&k->out, (int16_t)(i - base), k->id[q[i].stmt], k->id_len[q[i].stmt],
+                               q[i].consistency, q[i].serial, q[i].vals, q[i].n);
             sent++;
         }
         if (k->out.oom) {
@@ -533,9 +534,9 @@ static ss_code result_of(const creq *q, cql_result *res, ss_error *err)
 {
     if (q->h.opcode == CQL_OP_ERROR) return cass_error(q->body, q->h.length, q->h.flags, err);
     cql_rd r;
-    cql_rd_init(&r, q->body, q->h.length);
-    if (q->h.opcode != CQL_OP_RESULT || !cql_skip_prefix(&r, q->h.flags) ||
-        !cql_parse_result(&r, res))
+    ss_cql_rd_init(&r, q->body, q->h.length);
+    if (q->h.opcode != CQL_OP_RESULT || !ss_cql_skip_prefix(&r, q->h.flags) ||
+        !ss_cql_parse_result(&r, res))
         return ss_error_set(err, SS_BACKEND, "malformed answer (opcode 0x%02x)", q->h.opcode);
     return SS_OK;
 }
@@ -618,8 +619,8 @@ static ss_code parse_get(const creq *q, ss_value **out, ss_error *err)
     if (res.rows_count == 0) return SS_OK;
     const uint8_t *v, *e, *t;
     int32_t vn, en, tn;
-    if (!cql_get_bytes(&res.rows, &v, &vn) || !cql_get_bytes(&res.rows, &e, &en) ||
-        !cql_get_bytes(&res.rows, &t, &tn))
+    if (!ss_cql_get_bytes(&res.rows, &v, &vn) || !ss_cql_get_bytes(&res.rows, &e, &en) ||
+        !ss_cql_get_bytes(&res.rows, &t, &tn))
         return ss_error_set(err, SS_BACKEND, "malformed row");
     if (vn < 0) return SS_OK; /* a row whose value expired or was never set: no item */
     char etag[CASS_ETAG_LEN + 1] = "";
@@ -710,7 +711,7 @@ static ss_code parse_write(const ss_op *op, const creq *q, const wscratch *s, ch
         const uint8_t *a;
         int32_t an;
         if (res.kind != CQL_RESULT_ROWS || res.rows_count < 1 || res.columns < 1 ||
-            !cql_get_bytes(&res.rows, &a, &an) || an != 1)
+            !ss_cql_get_bytes(&res.rows, &a, &an) || an != 1)
             return ss_error_set(err, SS_BACKEND, "conditional write answered without [applied]");
         if (!a[0]) {
             return ss_error_set(err, SS_ETAG_MISMATCH,
@@ -862,7 +863,7 @@ static ss_code cass_ping(void *self, ss_error *err)
     cconn *k = ss_pool_conn_get(pc);
     cql_header h;
     uint8_t *body = NULL;
-    cql_req_options(&k->out, 0);
+    ss_cql_req_options(&k->out, 0);
     rc = roundtrip1(k, ss_monotonic_ms() + c->timeout_ms, &h, &body, err);
     if (rc == SS_OK && h.opcode == CQL_OP_ERROR) rc = cass_error(body, h.length, h.flags, err);
     free(body);
@@ -942,7 +943,7 @@ static ss_code simple_query(cass *c, cconn *k, const char *cql, const cql_value 
 {
     cql_header h;
     uint8_t *body = NULL;
-    cql_req_query(&k->out, 0, cql, CQL_ONE, vals, n);
+    ss_cql_req_query(&k->out, 0, cql, CQL_ONE, vals, n);
     /* Schema changes wait for the node to apply them: give them more than one call's time. */
     ss_code rc = roundtrip1(k, ss_monotonic_ms() + c->timeout_ms * 3, &h, &body, err);
     if (rc != SS_OK) return rc;

@@ -95,19 +95,19 @@ enum cql_error_code {
 /* Encoding                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
-void cql_put_byte(ss_buf *b, uint8_t v);
-void cql_put_short(ss_buf *b, uint16_t v);
-void cql_put_int(ss_buf *b, int32_t v);
-void cql_put_long(ss_buf *b, int64_t v);
-void cql_put_string(ss_buf *b, const char *s, size_t n);      /* [string]; n <= 65535 */
-void cql_put_long_string(ss_buf *b, const char *s, size_t n); /* [long string] */
-void cql_put_bytes(ss_buf *b, const void *p, int32_t n);      /* [bytes]; n < 0 is null */
-void cql_put_short_bytes(ss_buf *b, const void *p, uint16_t n);
+void ss_cql_put_byte(ss_buf *b, uint8_t v);
+void ss_cql_put_short(ss_buf *b, uint16_t v);
+void ss_cql_put_int(ss_buf *b, int32_t v);
+void ss_cql_put_long(ss_buf *b, int64_t v);
+void ss_cql_put_string(ss_buf *b, const char *s, size_t n);      /* [string]; n <= 65535 */
+void ss_cql_put_long_string(ss_buf *b, const char *s, size_t n); /* [long string] */
+void ss_cql_put_bytes(ss_buf *b, const void *p, int32_t n);      /* [bytes]; n < 0 is null */
+void ss_cql_put_short_bytes(ss_buf *b, const void *p, uint16_t n);
 
 /* Starts a request frame (header with length 0); returns where it starts, for cql_frame_end. */
-size_t cql_frame_begin(ss_buf *b, int16_t stream, uint8_t opcode);
+size_t ss_cql_frame_begin(ss_buf *b, int16_t stream, uint8_t opcode);
 /* Patches the body length of the frame begun at `start`. */
-void cql_frame_end(ss_buf *b, size_t start);
+void ss_cql_frame_end(ss_buf *b, size_t start);
 
 /* One bound value of a statement: n < 0 is null. */
 typedef struct cql_value {
@@ -116,17 +116,17 @@ typedef struct cql_value {
 } cql_value;
 
 /* STARTUP with {"CQL_VERSION": cql_version}. */
-void cql_req_startup(ss_buf *b, int16_t stream, const char *cql_version);
-void cql_req_options(ss_buf *b, int16_t stream);
+void ss_cql_req_startup(ss_buf *b, int16_t stream, const char *cql_version);
+void ss_cql_req_options(ss_buf *b, int16_t stream);
 /* AUTH_RESPONSE with the SASL PLAIN token "\0user\0password". */
-void cql_req_auth_plain(ss_buf *b, int16_t stream, const char *user, const char *password);
-void cql_req_query(ss_buf *b, int16_t stream, const char *cql, uint16_t consistency,
-                   const cql_value *values, uint16_t count);
-void cql_req_prepare(ss_buf *b, int16_t stream, const char *cql);
+void ss_cql_req_auth_plain(ss_buf *b, int16_t stream, const char *user, const char *password);
+void ss_cql_req_query(ss_buf *b, int16_t stream, const char *cql, uint16_t consistency,
+                      const cql_value *values, uint16_t count);
+void ss_cql_req_prepare(ss_buf *b, int16_t stream, const char *cql);
 /* EXECUTE; serial is the serial consistency for conditional statements (0 = server default). */
-void cql_req_execute(ss_buf *b, int16_t stream, const uint8_t *id, uint16_t id_len,
-                     uint16_t consistency, uint16_t serial, const cql_value *values,
-                     uint16_t count);
+void ss_cql_req_execute(ss_buf *b, int16_t stream, const uint8_t *id, uint16_t id_len,
+                        uint16_t consistency, uint16_t serial, const cql_value *values,
+                        uint16_t count);
 
 /* One statement of a BATCH: a prepared id and its values. */
 typedef struct cql_batch_stmt {
@@ -137,8 +137,8 @@ typedef struct cql_batch_stmt {
 } cql_batch_stmt;
 
 /* BATCH of prepared statements; type 0 logged, 1 unlogged. */
-void cql_req_batch(ss_buf *b, int16_t stream, uint8_t type, const cql_batch_stmt *stmts,
-                   uint16_t count, uint16_t consistency, uint16_t serial);
+void ss_cql_req_batch(ss_buf *b, int16_t stream, uint8_t type, const cql_batch_stmt *stmts,
+                      uint16_t count, uint16_t consistency, uint16_t serial);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Decoding                                                                                    */
@@ -154,7 +154,7 @@ typedef struct cql_header {
 
 /* Decodes and checks a response header: version 0x84, no compression (never negotiated),
  * length within CQL_MAX_BODY. On failure *why names what was wrong. */
-bool cql_header_decode(const uint8_t h[CQL_HEADER_LEN], cql_header *out, const char **why);
+bool ss_cql_header_decode(const uint8_t h[CQL_HEADER_LEN], cql_header *out, const char **why);
 
 /* A bounds-checked reader over one frame body. */
 typedef struct cql_rd {
@@ -163,22 +163,22 @@ typedef struct cql_rd {
     bool bad; /* set by the first read past the end or malformed field; later reads return 0 */
 } cql_rd;
 
-void cql_rd_init(cql_rd *r, const void *p, size_t len);
-uint8_t cql_get_byte(cql_rd *r);
-uint16_t cql_get_short(cql_rd *r);
-int32_t cql_get_int(cql_rd *r);
-int64_t cql_get_long(cql_rd *r);
+void ss_cql_rd_init(cql_rd *r, const void *p, size_t len);
+uint8_t ss_cql_get_byte(cql_rd *r);
+uint16_t ss_cql_get_short(cql_rd *r);
+int32_t ss_cql_get_int(cql_rd *r);
+int64_t ss_cql_get_long(cql_rd *r);
 /* [string] / [long string]: points into the frame (not NUL-terminated). */
-bool cql_get_string(cql_rd *r, const char **s, size_t *n);
-bool cql_get_long_string(cql_rd *r, const char **s, size_t *n);
+bool ss_cql_get_string(cql_rd *r, const char **s, size_t *n);
+bool ss_cql_get_long_string(cql_rd *r, const char **s, size_t *n);
 /* [bytes]: *n < 0 is null (then *p is NULL). */
-bool cql_get_bytes(cql_rd *r, const uint8_t **p, int32_t *n);
-bool cql_get_short_bytes(cql_rd *r, const uint8_t **p, uint16_t *n);
-bool cql_skip(cql_rd *r, size_t n);
+bool ss_cql_get_bytes(cql_rd *r, const uint8_t **p, int32_t *n);
+bool ss_cql_get_short_bytes(cql_rd *r, const uint8_t **p, uint16_t *n);
+bool ss_cql_skip(cql_rd *r, size_t n);
 
 /* Skips the tracing id, warnings and custom payload that the header's flags announce, so the
  * reader is at the message proper. */
-bool cql_skip_prefix(cql_rd *r, uint8_t flags);
+bool ss_cql_skip_prefix(cql_rd *r, uint8_t flags);
 
 /* An ERROR body. Strings point into the frame. */
 typedef struct cql_error {
@@ -195,10 +195,10 @@ typedef struct cql_error {
     uint16_t unprepared_id_len;
 } cql_error;
 
-bool cql_parse_error(cql_rd *r, cql_error *out);
+bool ss_cql_parse_error(cql_rd *r, cql_error *out);
 
 /* The name of a consistency level ("LOCAL_QUORUM"); "UNKNOWN" when out of range. */
-const char *cql_consistency_name(uint16_t c);
+const char *ss_cql_consistency_name(uint16_t c);
 
 /* A RESULT body. For ROWS, `rows` is positioned at the first cell: read rows * columns cells
  * with cql_get_bytes. */
@@ -213,11 +213,11 @@ typedef struct cql_result {
     size_t keyspace_len;
 } cql_result;
 
-bool cql_parse_result(cql_rd *r, cql_result *out);
+bool ss_cql_parse_result(cql_rd *r, cql_result *out);
 
 /* SUPPORTED: finds the values of one option; *count = 0 when the option is absent. Up to
  * `max` values are stored (pointers into the frame). */
-bool cql_parse_supported(cql_rd *r, const char *option, const char **vals, size_t *lens, size_t max,
-                         size_t *count);
+bool ss_cql_parse_supported(cql_rd *r, const char *option, const char **vals, size_t *lens,
+                            size_t max, size_t *count);
 
 #endif
