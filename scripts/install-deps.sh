@@ -35,6 +35,8 @@ PKGS=(
   # statestored's gRPC API (issue 13): HTTP/2 engine, protobuf-c, the Python gRPC test client,
   # h2load for the gRPC benchmark
   libnghttp2-dev protobuf-c-compiler libprotobuf-c-dev python3-grpcio python3-grpc-tools nghttp2-client
+  # cassandra benchmark: the reference client it is compared with (bench/cassandra_ref.py)
+  python3-cassandra
 )
 # MongoDB driver: libmongoc/libbson (its test server, mongo-java-server, comes from Maven).
 PKGS+=(libmongoc-dev)
