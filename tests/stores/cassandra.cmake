@@ -10,4 +10,8 @@ if(SS_HAVE_CASSANDRA)
   endif()
   ss_add_test(cassandra_cql_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/cassandra_cql_test.c
               LABELS cassandra unit TIMEOUT 60)
+  # A scripted CQL server in the test (error mapping, UNPREPARED, host failover), and the real
+  # server's authentication when scripts/services/cassandra.sh runs.
+  ss_add_test(cassandra_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/cassandra_test.c
+              LIBS Threads::Threads LABELS cassandra TIMEOUT 120)
 endif()

@@ -1,0 +1,337 @@
+/*
+ * cassandra_test — the Cassandra driver's own behaviour beyond the conformance suite.
+ *
+ * Against a scripted CQL server in this process (always runs): each Cassandra error answer maps
+ * to the project's code and retryable flag (Unavailable/Overloaded → UNAVAILABLE, timeouts →
+ * TIMEOUT, Syntax/Invalid/Unauthorized → BACKEND), an UNPREPARED answer makes the driver prepare
+ * again and re-send, and a host that refuses connections is skipped for the next one.
+ *
+ * Against the real server of scripts/services/cassandra.sh (skipped without
+ * SS_TEST_CASSANDRA_PORT): a login is required and a wrong password is refused with Cassandra's
+ * words and without the password in the message.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "statestore.h"
+#include "stores/cassandra/cql.h"
+#include "stores/store_check.h"
+
+/* ------------------------------------------------------------------------------------------ */
+/* A scripted server                                                                           */
+/* ------------------------------------------------------------------------------------------ */
+
+static int listen_fd;
+static int server_port;
+static atomic_int exec_error;      /* error code EXECUTE answers with; 0 = a row / void */
+static atomic_int unprepared_left; /* EXECUTEs still to be answered UNPREPARED */
+static atomic_int prepares, executes;
+
+static bool read_full(int fd, void *p, size_t n)
+{
+    char *c = p;
+    while (n) {
+        ssize_t r = read(fd, c, n);
+        if (r <= 0) return false;
+        c += r;
+        n -= (size_t)r;
+    }
+    return true;
+}
+
+static bool contains(const uint8_t *p, size_t n, const char *s)
+{
+    size_t m = strlen(s);
+    for (size_t i = 0; i + m <= n; i++)
+        if (!memcmp(p + i, s, m)) return true;
+    return false;
+}
+
+static void reply(int fd, ss_buf *b, int16_t stream, uint8_t op, const ss_buf *body)
+{
+    size_t f = ss_cql_frame_begin(b, stream, op);
+    b->p[f] = (char)CQL_VERSION_RESP;
+    ss_buf_add(b, body->p, body->len);
+    ss_cql_frame_end(b, f);
+    if (write(fd, b->p, b->len) != (ssize_t)b->len) return;
+    b->len = 0;
+}
+
+static void serve(int fd)
+{
+    ss_buf out = {0}, body = {0};
+    for (;;) {
+        uint8_t h[9];
+        if (!read_full(fd, h, 9)) break;
+        uint32_t len =
+            ((uint32_t)h[5] << 24) | ((uint32_t)h[6] << 16) | ((uint32_t)h[7] << 8) | h[8];
+        uint8_t *in = malloc(len ? len : 1);
+        if (!in || !read_full(fd, in, len)) {
+            free(in);
+            break;
+        }
+        int16_t stream = (int16_t)((h[2] << 8) | h[3]);
+        body.len = 0;
+        out.len = 0;
+        switch (h[4]) {
+        case CQL_OP_OPTIONS:
+            ss_cql_put_short(&body, 1);
+            ss_cql_put_string(&body, "CQL_VERSION", 11);
+            ss_cql_put_short(&body, 1);
+            ss_cql_put_string(&body, "3.4.7", 5);
+            reply(fd, &out, stream, CQL_OP_SUPPORTED, &body);
+            break;
+        case CQL_OP_STARTUP:
+            reply(fd, &out, stream, CQL_OP_READY, &body);
+            break;
+        case CQL_OP_QUERY: /* schema set-up; the etag column "exists" (one row) */
+            if (contains(in, len, "system_schema")) {
+                ss_cql_put_int(&body, CQL_RESULT_ROWS);
+                ss_cql_put_int(&body, 4);
+                ss_cql_put_int(&body, 1);
+                ss_cql_put_int(&body, 1);
+                ss_cql_put_bytes(&body, "etag", 4);
+            } else {
+                ss_cql_put_int(&body, CQL_RESULT_VOID);
+            }
+            reply(fd, &out, stream, CQL_OP_RESULT, &body);
+            break;
+        case CQL_OP_PREPARE: {
+            atomic_fetch_add(&prepares, 1);
+            /* The id is the statement's first 6 bytes after the length: enough to tell the
+             * SELECT from the writes. */
+            ss_cql_put_int(&body, CQL_RESULT_PREPARED);
+            ss_cql_put_short_bytes(&body, in + 4, 6);
+            for (int i = 0; i < 2; i++) { /* empty bind and result metadata */
+                ss_cql_put_int(&body, 4);
+                ss_cql_put_int(&body, 0);
+                if (i == 0) ss_cql_put_int(&body, 0);
+            }
+            reply(fd, &out, stream, CQL_OP_RESULT, &body);
+            break;
+        }
+        case CQL_OP_EXECUTE: {
+            atomic_fetch_add(&executes, 1);
+            int err = atomic_load(&exec_error);
+            bool select = len > 8 && !memcmp(in + 2, "SELECT", 6);
+            if (atomic_load(&unprepared_left) > 0) {
+                atomic_fetch_sub(&unprepared_left, 1);
+                ss_cql_put_int(&body, CQL_ERR_UNPREPARED);
+                ss_cql_put_string(&body, "unknown id", 10);
+                ss_cql_put_short_bytes(&body, in + 2, 6);
+                reply(fd, &out, stream, CQL_OP_ERROR, &body);
+            } else if (err) {
+                ss_cql_put_int(&body, err);
+                ss_cql_put_string(&body, "scripted failure", 16);
+                if (err == CQL_ERR_UNAVAILABLE) {
+                    ss_cql_put_short(&body, CQL_QUORUM);
+                    ss_cql_put_int(&body, 2);
+                    ss_cql_put_int(&body, 1);
+                } else if (err == CQL_ERR_WRITE_TIMEOUT || err == CQL_ERR_READ_TIMEOUT) {
+                    ss_cql_put_short(&body, CQL_ONE);
+                    ss_cql_put_int(&body, 0);
+                    ss_cql_put_int(&body, 1);
+                    if (err == CQL_ERR_WRITE_TIMEOUT)
+                        ss_cql_put_string(&body, "SIMPLE", 6);
+                    else
+                        ss_cql_put_byte(&body, 0);
+                }
+                reply(fd, &out, stream, CQL_OP_ERROR, &body);
+            } else if (select) {
+                ss_cql_put_int(&body, CQL_RESULT_ROWS);
+                ss_cql_put_int(&body, 4);
+                ss_cql_put_int(&body, 3);
+                ss_cql_put_int(&body, 1);
+                ss_cql_put_bytes(&body, "v", 1);
+                ss_cql_put_bytes(&body, "123e4567-e89b-12d3-a456-426614174000", 36);
+                ss_cql_put_bytes(&body, NULL, -1);
+                reply(fd, &out, stream, CQL_OP_RESULT, &body);
+            } else {
+                ss_cql_put_int(&body, CQL_RESULT_VOID);
+                reply(fd, &out, stream, CQL_OP_RESULT, &body);
+            }
+            break;
+        }
+        default:
+            ss_cql_put_int(&body, CQL_ERR_PROTOCOL);
+            ss_cql_put_string(&body, "unexpected", 10);
+            reply(fd, &out, stream, CQL_OP_ERROR, &body);
+        }
+        free(in);
+    }
+    free(out.p);
+    free(body.p);
+    close(fd);
+}
+
+static void *server_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int fd = accept(listen_fd, NULL, NULL);
+        if (fd < 0) break;
+        serve(fd);
+    }
+    return NULL;
+}
+
+/* A port on 127.0.0.1 that nothing listens on (bound, then closed). */
+static int dead_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    bind(fd, (struct sockaddr *)&a, sizeof a);
+    getsockname(fd, (struct sockaddr *)&a, &al);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static ss_store *open_fake(void)
+{
+    char hosts[64];
+    /* The first host refuses connections: every connection must fail over to the second. */
+    snprintf(hosts, sizeof hosts, "127.0.0.1:%d, 127.0.0.1:%d", dead_port(), server_port);
+    ss_pair props[] = {{"hosts", hosts}, {"timeout", "5s"}};
+    ss_config cfg = {
+        .name = "fake", .driver = "cassandra", .properties = props, .property_count = 2};
+    ss_store *s = NULL;
+    ss_error err;
+    ss_code rc = ss_open(&s, &cfg, &err);
+    CHECK(rc == SS_OK, "open against the scripted server (after a dead host): %s", err.message);
+    return s;
+}
+
+static void test_scripted(void)
+{
+    listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    if (bind(listen_fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(listen_fd, 8) != 0) {
+        CHECK(false, "cannot listen on 127.0.0.1");
+        return;
+    }
+    getsockname(listen_fd, (struct sockaddr *)&a, &al);
+    server_port = ntohs(a.sin_port);
+    pthread_t th;
+    pthread_create(&th, NULL, server_main, NULL);
+
+    ss_store *s = open_fake();
+    if (!s) return;
+    ss_get_request g = {.key = "k"};
+    ss_value *v = NULL;
+    ss_error err;
+    ss_code rc = ss_get(&v, s, &g, &err);
+    CHECK(rc == SS_OK && v && v->len == 1, "scripted get: %s", err.message);
+    CHECK(v && v->etag && !strcmp(v->etag, "123e4567-e89b-12d3-a456-426614174000"), "etag");
+    ss_value_free(v);
+
+    static const struct {
+        int cql;
+        ss_code code;
+        bool retryable;
+        const char *words;
+    } map[] = {
+        {CQL_ERR_UNAVAILABLE, SS_UNAVAILABLE, true, "QUORUM: 2 required, 1 alive"},
+        {CQL_ERR_OVERLOADED, SS_UNAVAILABLE, true, "scripted failure"},
+        {CQL_ERR_BOOTSTRAPPING, SS_UNAVAILABLE, true, "scripted failure"},
+        {CQL_ERR_WRITE_TIMEOUT, SS_TIMEOUT, true, "0 of 1 replicas"},
+        {CQL_ERR_READ_TIMEOUT, SS_TIMEOUT, true, "0 of 1 replicas"},
+        {CQL_ERR_SYNTAX, SS_BACKEND, false, "error 0x2000"},
+        {CQL_ERR_INVALID, SS_BACKEND, false, "error 0x2200"},
+        {CQL_ERR_UNAUTHORIZED, SS_BACKEND, false, "error 0x2100"},
+        {CQL_ERR_CONFIG, SS_BACKEND, false, "error 0x2300"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        atomic_store(&exec_error, map[i].cql);
+        v = NULL;
+        rc = ss_get(&v, s, &g, &err);
+        CHECK(rc == map[i].code && err.retryable == map[i].retryable,
+              "error 0x%04x: got %s retryable %d: %s", map[i].cql, ss_code_name(rc), err.retryable,
+              err.message);
+        CHECK(strstr(err.message, "scripted failure") && strstr(err.message, map[i].words),
+              "error 0x%04x message: %s", map[i].cql, err.message);
+        ss_value_free(v);
+    }
+    atomic_store(&exec_error, 0);
+
+    /* UNPREPARED: the driver prepares again and re-sends, invisibly to the caller. */
+    int p0 = atomic_load(&prepares), e0 = atomic_load(&executes);
+    atomic_store(&unprepared_left, 1);
+    v = NULL;
+    rc = ss_get(&v, s, &g, &err);
+    CHECK(rc == SS_OK && v, "get after UNPREPARED: %s", err.message);
+    CHECK(atomic_load(&prepares) == p0 + 1 && atomic_load(&executes) == e0 + 2,
+          "one more PREPARE and the EXECUTE again (prepares %d, executes %d)",
+          atomic_load(&prepares) - p0, atomic_load(&executes) - e0);
+    ss_value_free(v);
+
+    /* Pipelined bulk get with one UNPREPARED in the middle: every item still answered. */
+    ss_get_request many[5] = {{.key = "a"}, {.key = "b"}, {.key = "c"}, {.key = "d"}, {.key = "e"}};
+    ss_results r = {0};
+    atomic_store(&unprepared_left, 2);
+    rc = ss_bulk_get(&r, s, many, 5, NULL, &err);
+    CHECK(rc == SS_OK && r.count == 5, "bulk get: %s", err.message);
+    for (size_t i = 0; i < r.count; i++)
+        CHECK(r.items[i].code == SS_OK && r.items[i].value, "bulk item %zu: %s", i,
+              r.items[i].error ? r.items[i].error : "");
+    ss_results_free(&r);
+    atomic_store(&unprepared_left, 0);
+
+    /* Writes: a void answer is success. */
+    rc = set_kv(s, "k", "x", NULL, NULL, NULL, NULL, &err);
+    CHECK(rc == SS_OK, "scripted set: %s", err.message);
+    ss_close(s);
+    shutdown(listen_fd, SHUT_RDWR);
+    close(listen_fd);
+    pthread_join(th, NULL);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The real server's authentication                                                            */
+/* ------------------------------------------------------------------------------------------ */
+
+static void test_auth(void)
+{
+    const char *port = getenv("SS_TEST_CASSANDRA_PORT");
+    const char *user = getenv("SS_TEST_CASSANDRA_USER");
+    if (!port || !user) {
+        printf("skip auth: SS_TEST_CASSANDRA_PORT/USER not set "
+               "(start scripts/services/cassandra.sh)\n");
+        return;
+    }
+    ss_pair props[] = {{"hosts", getenv("SS_TEST_CASSANDRA_HOSTS")},
+                       {"port", port},
+                       {"username", user},
+                       {"password", "wrong-password-zz"}};
+    ss_config cfg = {.name = "auth", .driver = "cassandra", .properties = props};
+    ss_store *s = NULL;
+    ss_error err;
+
+    cfg.property_count = 2; /* no login */
+    ss_code rc = ss_open(&s, &cfg, &err);
+    CHECK(rc == SS_INVALID && strstr(err.message, "username"), "open without login: %s %s",
+          ss_code_name(rc), err.message);
+    ss_close(s);
+    s = NULL;
+
+    cfg.property_count = 4; /* wrong password */
+    rc = ss_open(&s, &cfg, &err);
+    CHECK(rc == SS_BACKEND && strstr(err.message, "0x0100"), "wrong password: %s %s",
+          ss_code_name(rc), err.message);
+    CHECK(!strstr(err.message, "wrong-password-zz"), "the password leaked: %s", err.message);
+    ss_close(s);
+}
+
+int main(void)
+{
+    test_scripted();
+    test_auth();
+    return check_summary("cassandra_test");
+}
