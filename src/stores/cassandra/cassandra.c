@@ -764,17 +764,15 @@ static ss_code cass_bulk_get(void *self, const ss_op *ops, size_t count, ss_resu
 {
     cass *c = self;
     creq *q = calloc(count, sizeof *q);
-    if (!q) return ss_error_set(err, SS_NOMEM, "out of memory");
-    for (size_t i = 0; i < count; i++) build_get(c, &ops[i], &q[i]);
+    size_t *idx = calloc(count, sizeof *idx);
+    ss_code rc = SS_OK;
+    if (!q || !idx) {
+        free(q);
+        free(idx);
+        return ss_error_set(err, SS_NOMEM, "out of memory");
+    }
     /* Keys that cannot be sent get their error now; the others go in one pipeline. */
     size_t m = 0;
-    size_t *idx = calloc(count, sizeof *idx);
-    creq *send = calloc(count, sizeof *send);
-    ss_code rc = SS_OK;
-    if (!idx || !send) {
-        rc = ss_error_set(err, SS_NOMEM, "out of memory");
-        goto done;
-    }
     for (size_t i = 0; i < count; i++) {
         ss_error e = {0};
         ss_code k = check_key(&ops[i], &e);
@@ -782,27 +780,18 @@ static ss_code cass_bulk_get(void *self, const ss_op *ops, size_t count, ss_resu
             item_error(&out->items[i], k, &e);
             continue;
         }
-        idx[m] = i;
-        send[m++] = q[i];
+        build_get(c, &ops[i], &q[m]);
+        idx[m++] = i;
     }
-    if (m) rc = exec(c, send, m, true, err);
-    if (rc == SS_OK) {
-        for (size_t j = 0; j < m; j++) {
-            ss_error e = {0};
-            ss_value *v = NULL;
-            ss_code k = parse_get(&send[j], &v, &e);
-            ss_item_result *it = &out->items[idx[j]];
-            if (k != SS_OK) {
-                item_error(it, k, &e);
-            } else {
-                it->value = v;
-            }
-        }
+    if (m) rc = exec(c, q, m, true, err);
+    for (size_t j = 0; rc == SS_OK && j < m; j++) {
+        ss_error e = {0};
+        ss_item_result *it = &out->items[idx[j]];
+        ss_code k = parse_get(&q[j], &it->value, &e);
+        if (k != SS_OK) item_error(it, k, &e);
     }
-    reqs_clear(send, m);
-done:
+    reqs_clear(q, m);
     free(idx);
-    free(send);
     free(q);
     return rc;
 }
