@@ -8,7 +8,8 @@
  *
  * Against the real server of scripts/services/cassandra.sh (skipped without
  * SS_TEST_CASSANDRA_PORT): a login is required and a wrong password is refused with Cassandra's
- * words and without the password in the message.
+ * words and without the password in the message; a table exactly as Dapr's component creates it
+ * (no etag column) and a row as it INSERTs it are read and then taken over by the driver.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -329,9 +330,141 @@ static void test_auth(void)
     ss_close(s);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* A table Dapr's component made                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/* One raw request on a blocking socket; returns the answer's opcode, body in *body (malloc'd). */
+static int raw_call(int fd, ss_buf *b, uint8_t **body, uint32_t *len)
+{
+    if (write(fd, b->p, b->len) != (ssize_t)b->len) return -1;
+    b->len = 0;
+    uint8_t h[9];
+    if (!read_full(fd, h, 9)) return -1;
+    *len = ((uint32_t)h[5] << 24) | ((uint32_t)h[6] << 16) | ((uint32_t)h[7] << 8) | h[8];
+    *body = malloc(*len ? *len : 1);
+    if (!*body || !read_full(fd, *body, *len)) return -1;
+    return h[4];
+}
+
+/* Runs CQL as Dapr's component would (a plain QUERY); true on a RESULT. */
+static bool raw_cql(int fd, const char *cql)
+{
+    ss_buf b = {0};
+    uint8_t *body = NULL;
+    uint32_t len = 0;
+    ss_cql_req_query(&b, 0, cql, CQL_ONE, NULL, 0);
+    int op = raw_call(fd, &b, &body, &len);
+    if (op != CQL_OP_RESULT && body && len > 6)
+        fprintf(stderr, "  %s: %.*s\n", cql, (int)len - 6, (const char *)body + 6);
+    free(body);
+    free(b.p);
+    return op == CQL_OP_RESULT;
+}
+
+static int raw_connect(const char *port, const char *user, const char *pw)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    a.sin_port = htons((uint16_t)atoi(port));
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    ss_buf b = {0};
+    uint8_t *body = NULL;
+    uint32_t len;
+    ss_cql_req_startup(&b, 0, "3.0.0");
+    int op = raw_call(fd, &b, &body, &len);
+    free(body);
+    body = NULL;
+    if (op == CQL_OP_AUTHENTICATE) {
+        ss_cql_req_auth_plain(&b, 0, user, pw);
+        op = raw_call(fd, &b, &body, &len) == CQL_OP_AUTH_SUCCESS ? CQL_OP_READY : -1;
+        free(body);
+    }
+    free(b.p);
+    if (op != CQL_OP_READY) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void test_dapr_table(void)
+{
+    const char *port = getenv("SS_TEST_CASSANDRA_PORT");
+    const char *user = getenv("SS_TEST_CASSANDRA_USER");
+    const char *pw = getenv("SS_TEST_CASSANDRA_PASSWORD");
+    if (!port || !user || !pw) {
+        printf("skip dapr table: SS_TEST_CASSANDRA_PORT/USER/PASSWORD not set "
+               "(start scripts/services/cassandra.sh)\n");
+        return;
+    }
+    int fd = raw_connect(port, user, pw);
+    CHECK(fd >= 0, "raw CQL connection");
+    if (fd < 0) return;
+    /* What Dapr's component creates and writes: no etag column, INSERTs with a row marker. */
+    CHECK(raw_cql(fd, "CREATE KEYSPACE IF NOT EXISTS ss_daprcompat WITH REPLICATION = {'class' : "
+                      "'SimpleStrategy', 'replication_factor' : 1}"),
+          "create keyspace");
+    CHECK(raw_cql(fd, "DROP TABLE IF EXISTS ss_daprcompat.items"), "drop table");
+    CHECK(raw_cql(fd, "CREATE TABLE ss_daprcompat.items (key text, value blob, PRIMARY KEY (key))"),
+          "create Dapr's table");
+    CHECK(raw_cql(fd, "INSERT INTO ss_daprcompat.items (key, value) VALUES ('from-dapr', "
+                      "0x22686922)"),
+          "Dapr-style insert");
+
+    ss_pair props[] = {{"hosts", "127.0.0.1"},
+                       {"port", port},
+                       {"username", user},
+                       {"password", pw},
+                       {"keyspace", "ss_daprcompat"}};
+    ss_config cfg = {
+        .name = "compat", .driver = "cassandra", .properties = props, .property_count = 5};
+    ss_store *s = NULL;
+    ss_error err;
+    ss_code rc = ss_open(&s, &cfg, &err);
+    CHECK(rc == SS_OK, "open on Dapr's table (adds the etag column): %s", err.message);
+    if (rc == SS_OK) {
+        ss_get_request g = {.key = "from-dapr"};
+        ss_value *v = NULL;
+        rc = ss_get(&v, s, &g, &err);
+        CHECK(rc == SS_OK && v && v->len == 4 && !memcmp(v->data, "\"hi\"", 4),
+              "Dapr's row reads back: %s", err.message);
+        CHECK(v && v->etag && !strcmp(v->etag, "00000000-0000-0000-0000-000000000000"),
+              "Dapr's row has the all-zero ETag");
+        /* That ETag never matches; a last-write replaces the row and gives it a real one. */
+        if (v) {
+            rc = set_kv(s, "from-dapr", "x", v->etag, NULL, NULL, NULL, &err);
+            CHECK(rc == SS_ETAG_MISMATCH, "write with the all-zero ETag: %s", ss_code_name(rc));
+        }
+        ss_value_free(v);
+        char *etag = NULL;
+        rc = set_kv(s, "from-dapr", "\"new\"", NULL, NULL, NULL, &etag, &err);
+        CHECK(rc == SS_OK && etag, "last-write: %s", err.message);
+        rc = set_kv(s, "from-dapr", "\"newer\"", etag, NULL, NULL, NULL, &err);
+        CHECK(rc == SS_OK, "write with the new ETag: %s", err.message);
+        ss_free(etag);
+        /* A second open sees the column already there. */
+        ss_close(s);
+        s = NULL;
+        rc = ss_open(&s, &cfg, &err);
+        CHECK(rc == SS_OK, "second open: %s", err.message);
+        v = NULL;
+        rc = ss_get(&v, s, &g, &err);
+        CHECK(rc == SS_OK && v && v->len == 7 && !memcmp(v->data, "\"newer\"", 7), "read back");
+        ss_value_free(v);
+    }
+    ss_close(s);
+    raw_cql(fd, "DROP KEYSPACE IF EXISTS ss_daprcompat");
+    close(fd);
+}
+
 int main(void)
 {
     test_scripted();
     test_auth();
+    test_dapr_table();
     return check_summary("cassandra_test");
 }
