@@ -461,10 +461,54 @@ static void test_dapr_table(void)
     close(fd);
 }
 
+/* Values over the server's limits are TOO_LARGE, and the connection stays usable. The test
+ * server's 8 MiB commit log segments cap a mutation at 4 MiB; frames are capped at 16 MiB. */
+static void test_too_large(void)
+{
+    const char *port = getenv("SS_TEST_CASSANDRA_PORT");
+    const char *user = getenv("SS_TEST_CASSANDRA_USER");
+    const char *pw = getenv("SS_TEST_CASSANDRA_PASSWORD");
+    if (!port || !user || !pw) {
+        printf("skip too large: SS_TEST_CASSANDRA_PORT/USER/PASSWORD not set "
+               "(start scripts/services/cassandra.sh)\n");
+        return;
+    }
+    ss_pair props[] = {{"hosts", "127.0.0.1"},
+                       {"port", port},
+                       {"username", user},
+                       {"password", pw},
+                       {"maxConns", "1"}};
+    ss_config cfg = {
+        .name = "big", .driver = "cassandra", .properties = props, .property_count = 5};
+    ss_store *s = NULL;
+    ss_error err;
+    if (ss_open(&s, &cfg, &err) != SS_OK) {
+        CHECK(false, "open: %s", err.message);
+        return;
+    }
+    static const size_t sizes[] = {5u << 20, 20u << 20};
+    for (size_t i = 0; i < 2; i++) {
+        char *big = malloc(sizes[i] + 1);
+        memset(big, 'a', sizes[i]);
+        big[sizes[i]] = '\0';
+        ss_code rc = set_kv(s, "ss-test-too-large", big, NULL, NULL, NULL, NULL, &err);
+        CHECK(rc == SS_TOO_LARGE, "%zu MiB value: %s %s", sizes[i] >> 20, ss_code_name(rc),
+              err.message);
+        free(big);
+        /* The same (only) connection, or a fresh one if the server closed it, still works. */
+        rc = set_kv(s, "ss-test-too-large", "small", NULL, NULL, NULL, NULL, &err);
+        CHECK(rc == SS_OK, "a write after the refused one: %s", err.message);
+    }
+    ss_delete_request d = {.key = "ss-test-too-large"};
+    ss_delete(s, &d, NULL);
+    ss_close(s);
+}
+
 int main(void)
 {
     test_scripted();
     test_auth();
     test_dapr_table();
+    test_too_large();
     return check_summary("cassandra_test");
 }

@@ -104,6 +104,14 @@ static const char *const cass_consistency_names[] = {
 /* Errors                                                                                      */
 /* ------------------------------------------------------------------------------------------ */
 
+static bool has_text(const char *s, size_t n, const char *needle)
+{
+    size_t k = strlen(needle);
+    for (size_t i = 0; i + k <= n; i++)
+        if (!memcmp(s + i, needle, k)) return true;
+    return false;
+}
+
 /* Maps an ERROR frame to the project's codes: a node that cannot serve now (unavailable,
  * overloaded, bootstrapping) is UNAVAILABLE and a coordinator timeout is TIMEOUT, both
  * retryable; everything else (syntax, invalid, unauthorized, server errors) is not. */
@@ -126,6 +134,14 @@ static ss_code cass_error(const uint8_t *body, size_t len, uint8_t flags, ss_err
     case CQL_ERR_READ_TIMEOUT:
         return ss_error_set(err, SS_TIMEOUT, "%.*s (consistency %s: %d of %d replicas answered)", m,
                             e.msg, ss_cql_consistency_name(e.consistency), e.alive, e.required);
+    case CQL_ERR_INVALID:
+        /* A value over the server's limits: a mutation over half of commitlog_segment_size
+         * ("Rejected an oversized mutation") or a frame over native_transport_max_frame_size
+         * ("Request is too big"). Cassandra has no error code of its own for them. */
+        if (has_text(e.msg, e.msg_len, "oversized mutation") ||
+            has_text(e.msg, e.msg_len, "Request is too big"))
+            return ss_error_set(err, SS_TOO_LARGE, "%.*s", m, e.msg);
+        return ss_error_set(err, SS_BACKEND, "%.*s (error 0x%04x)", m, e.msg, (unsigned)e.code);
     default:
         return ss_error_set(err, SS_BACKEND, "%.*s (error 0x%04x)", m, e.msg, (unsigned)e.code);
     }
