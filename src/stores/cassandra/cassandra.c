@@ -557,20 +557,25 @@ static ss_code result_of(const creq *q, cql_result *res, ss_error *err)
     return SS_OK;
 }
 
-/* Acquires a connection, runs the requests, releases it. A failure on a reused connection
- * that turns out dead (the node restarted) is run once more on a fresh one when `repeatable`. */
+typedef struct exec_args {
+    const cass *c;
+    creq *q;
+    size_t n;
+} exec_args;
+
+static ss_code exec_on(void *conn, void *arg, ss_error *err)
+{
+    exec_args *a = arg;
+    reqs_clear(a->q, a->n); /* answers of an earlier attempt on a connection that died */
+    return run(a->c, conn, a->q, a->n, err);
+}
+
+/* Runs the requests on a pooled connection. A failure on a reused connection that turns out
+ * dead (the node restarted) is run once more on a fresh one when `repeatable`. */
 static ss_code exec(cass *c, creq *q, size_t n, bool repeatable, ss_error *err)
 {
-    ss_code rc = SS_UNAVAILABLE;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        ss_pool_conn *pc;
-        if ((rc = ss_pool_acquire(c->pool, &pc, err)) != SS_OK) return rc;
-        rc = run(c, ss_pool_conn_get(pc), q, n, err);
-        bool again = ss_pool_release(c->pool, pc, rc);
-        if (!again || !repeatable) break;
-        reqs_clear(q, n);
-    }
-    return rc;
+    exec_args a = {c, q, n};
+    return ss_pool_run(c->pool, repeatable, exec_on, &a, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -859,21 +864,23 @@ done:
     return rc;
 }
 
-static ss_code cass_ping(void *self, ss_error *err)
+static ss_code ping_on(void *conn, void *arg, ss_error *err)
 {
-    cass *c = self;
-    ss_pool_conn *pc;
-    ss_code rc = ss_pool_acquire(c->pool, &pc, err);
-    if (rc != SS_OK) return rc;
-    cconn *k = ss_pool_conn_get(pc);
+    const cass *c = arg;
+    cconn *k = conn;
     cql_header h;
     uint8_t *body = NULL;
     ss_cql_req_options(&k->out, 0);
-    rc = roundtrip1(k, ss_monotonic_ms() + c->timeout_ms, &h, &body, err);
+    ss_code rc = roundtrip1(k, ss_monotonic_ms() + c->timeout_ms, &h, &body, err);
     if (rc == SS_OK && h.opcode == CQL_OP_ERROR) rc = cass_error(body, h.length, h.flags, err);
     free(body);
-    ss_pool_release(c->pool, pc, rc);
     return rc;
+}
+
+static ss_code cass_ping(void *self, ss_error *err)
+{
+    cass *c = self;
+    return ss_pool_run(c->pool, true, ping_on, c, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -960,12 +967,12 @@ static ss_code simple_query(cass *c, cconn *k, const char *cql, const cql_value 
     return rc;
 }
 
-static ss_code setup_schema(cass *c, ss_error *err)
+/* Every statement is idempotent, so the whole set-up may run again on a fresh connection. */
+static ss_code setup_schema_on(void *conn, void *arg, ss_error *err)
 {
-    ss_pool_conn *pc;
-    ss_code rc = ss_pool_acquire(c->pool, &pc, err);
-    if (rc != SS_OK) return rc;
-    cconn *k = ss_pool_conn_get(pc);
+    cass *c = arg;
+    cconn *k = conn;
+    ss_code rc;
     char *q1 = ss_asprintf("CREATE KEYSPACE IF NOT EXISTS %s WITH REPLICATION = {'class' : "
                            "'SimpleStrategy', 'replication_factor' : %" PRId64 "}",
                            c->keyspace, c->replication);
@@ -996,7 +1003,6 @@ done:
     free(q1);
     free(q2);
     free(q3);
-    ss_pool_release(c->pool, pc, rc);
     return rc;
 }
 
@@ -1090,7 +1096,7 @@ static ss_code cass_open(void *self, ss_ctx *ctx, ss_error *err)
         .exhausted = conn_exhausted,
     };
     if ((rc = ss_pool_create(&pool, &c->pool, err)) != SS_OK ||
-        (rc = setup_schema(c, err)) != SS_OK) {
+        (rc = ss_pool_run(c->pool, true, setup_schema_on, c, err)) != SS_OK) {
         cass_close(c);
         return rc;
     }
