@@ -53,6 +53,9 @@ add firestore SS_TEST_DATASTORE_ENDPOINT state.gcp.firestore \
 add cosmosdb SS_TEST_COSMOS_URL state.azure.cosmosdb url "${SS_TEST_COSMOS_URL:-}" \
   masterKey "${SS_TEST_COSMOS_KEY:-}" database "${SS_TEST_COSMOS_DB:-}" \
   collection "${SS_TEST_COSMOS_COLLECTION:-}"
+add cassandra SS_TEST_CASSANDRA_PORT state.cassandra hosts "${SS_TEST_CASSANDRA_HOSTS:-}" \
+  port "${SS_TEST_CASSANDRA_PORT:-}" username "${SS_TEST_CASSANDRA_USER:-}" \
+  password "${SS_TEST_CASSANDRA_PASSWORD:-}" table "nlu$$"
 
 daemon_start d --resources-path "$C" --app-id nlu || { FAILS=1; rel_finish; exit 1; }
 for s in "${stores[@]}"; do
