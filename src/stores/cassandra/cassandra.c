@@ -42,10 +42,11 @@
 #include "support/strbuf.h"
 #include "support/utf8.h"
 
-#define CASS_MAX_KEY_LEN  65535     /* a partition key is at most 64 KiB */
-#define CASS_MAX_INFLIGHT 128       /* streams in flight per connection in a pipelined bulk call */
-#define CASS_ETAG_LEN     36        /* the ETags this driver writes are UUIDs */
-#define CASS_MAX_TTL      630720000 /* 20 years: Cassandra's largest TTL */
+#define CASS_MAX_KEY_LEN   65535     /* a partition key is at most 64 KiB */
+#define CASS_MAX_INFLIGHT  128       /* streams in flight per connection in a pipelined bulk call */
+#define CASS_ETAG_LEN      36        /* the ETags this driver writes are UUIDs */
+#define CASS_MAX_TTL       630720000 /* 20 years: Cassandra's largest TTL */
+#define CASS_LIMIT_RESERVE (128u * 1024) /* key, etag and mutation overhead under a size limit */
 
 /* The prepared statements, one text each (built at open from keyspace and table). */
 enum {
@@ -71,6 +72,7 @@ typedef struct cass {
     uint16_t serial;      /* `serialConsistency`: the Paxos phase of conditional writes */
     int64_t timeout_ms;
     int64_t max_conns;
+    size_t max_value; /* from the server's settings at open; 0 = not known */
     char *stmt[ST_COUNT];
     ss_pool *pool;
 } cass;
@@ -951,7 +953,8 @@ static void cass_close(void *self)
 /* One unprepared statement on a connection (schema set-up at open). rows_out, when given,
  * receives the number of rows. */
 static ss_code simple_query(cass *c, cconn *k, const char *cql, const cql_value *vals, uint16_t n,
-                            int32_t *rows_out, ss_error *err)
+                            int32_t *rows_out, void (*row)(cass *c, cql_rd *cells, int32_t cols),
+                            ss_error *err)
 {
     cql_header h;
     uint8_t *body = NULL;
@@ -963,8 +966,47 @@ static ss_code simple_query(cass *c, cconn *k, const char *cql, const cql_value 
     cql_result res;
     rc = result_of(&q, &res, err);
     if (rc == SS_OK && rows_out) *rows_out = res.kind == CQL_RESULT_ROWS ? res.rows_count : 0;
+    for (int32_t i = 0; rc == SS_OK && row && res.kind == CQL_RESULT_ROWS && i < res.rows_count;
+         i++)
+        row(c, &res.rows, res.columns);
     free(body);
     return rc;
+}
+
+/* A size setting in bytes: "8MiB", "16777216B" (Cassandra 5.0) or a bare number of the unit
+ * the name ends in ("32" for commitlog_segment_size_in_mb, 4.0); 0 when unreadable. */
+static uint64_t setting_bytes(const char *name, size_t nl, const char *v, size_t vl)
+{
+    uint64_t n = 0;
+    size_t i = 0;
+    for (; i < vl && v[i] >= '0' && v[i] <= '9' && n < (UINT64_C(1) << 40); i++)
+        n = n * 10 + (uint64_t)(v[i] - '0');
+    if (i == 0) return 0;
+    size_t ul = vl - i;
+    const char *u = v + i;
+    if (ul == 0) return nl > 6 && !memcmp(name + nl - 6, "_in_mb", 6) ? n << 20 : 0;
+    if (ul == 1 && u[0] == 'B') return n;
+    if (ul == 3 && !memcmp(u, "KiB", 3)) return n << 10;
+    if (ul == 3 && !memcmp(u, "MiB", 3)) return n << 20;
+    if (ul == 3 && !memcmp(u, "GiB", 3)) return n << 30;
+    return 0;
+}
+
+/* One row of system_views.settings: narrows the value limit. A mutation may be at most half a
+ * commit log segment and a frame at most native_transport_max_frame_size; the limit leaves
+ * room for the longest key (64 KiB) and the statement's own bytes. */
+static void limit_row(cass *c, cql_rd *cells, int32_t cols)
+{
+    const uint8_t *name, *val;
+    int32_t nl, vl;
+    if (cols != 2 || !ss_cql_get_bytes(cells, &name, &nl) || !ss_cql_get_bytes(cells, &val, &vl) ||
+        nl <= 0 || vl <= 0)
+        return;
+    uint64_t b = setting_bytes((const char *)name, (size_t)nl, (const char *)val, (size_t)vl);
+    if (nl >= 22 && !memcmp(name, "commitlog_segment_size", 22)) b /= 2;
+    if (b <= CASS_LIMIT_RESERVE) return;
+    b -= CASS_LIMIT_RESERVE;
+    if (!c->max_value || b < c->max_value) c->max_value = (size_t)b;
 }
 
 /* Every statement is idempotent, so the whole set-up may run again on a fresh connection. */
@@ -989,16 +1031,26 @@ static ss_code setup_schema_on(void *conn, void *arg, ss_error *err)
         rc = ss_error_set(err, SS_NOMEM, "out of memory");
         goto done;
     }
-    if ((rc = simple_query(c, k, q1, NULL, 0, NULL, err)) != SS_OK) goto done;
-    if ((rc = simple_query(c, k, q2, NULL, 0, NULL, err)) != SS_OK) goto done;
+    if ((rc = simple_query(c, k, q1, NULL, 0, NULL, NULL, err)) != SS_OK) goto done;
+    if ((rc = simple_query(c, k, q2, NULL, 0, NULL, NULL, err)) != SS_OK) goto done;
     /* A table Dapr's component created has no etag column: add it (Dapr ignores it). */
     cql_value v[2] = {{ks, (int32_t)strlen(ks)}, {tb, (int32_t)strlen(tb)}};
     int32_t rows = 0;
     rc = simple_query(c, k,
                       "SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND "
                       "table_name = ? AND column_name = 'etag'",
-                      v, 2, &rows, err);
-    if (rc == SS_OK && rows == 0) rc = simple_query(c, k, q3, NULL, 0, NULL, err);
+                      v, 2, &rows, NULL, err);
+    if (rc == SS_OK && rows == 0) rc = simple_query(c, k, q3, NULL, 0, NULL, NULL, err);
+    /* The value limit comes from the node's settings (Cassandra 4.0+); a server that does not
+     * show them (older, or a user without access) leaves the limit undeclared. */
+    if (rc == SS_OK) {
+        ss_error ignored;
+        simple_query(c, k,
+                     "SELECT name, value FROM system_views.settings WHERE name IN "
+                     "('commitlog_segment_size', 'commitlog_segment_size_in_mb', "
+                     "'native_transport_max_frame_size', 'native_transport_max_frame_size_in_mb')",
+                     NULL, 0, NULL, limit_row, &ignored);
+    }
 done:
     free(q1);
     free(q2);
@@ -1103,6 +1155,13 @@ static ss_code cass_open(void *self, ss_ctx *ctx, ss_error *err)
     return SS_OK;
 }
 
+/* The value limit this node's settings allow (see limit_row). */
+static void cass_features(void *self, ss_features *out)
+{
+    const cass *c = self;
+    out->max_value_len = c->max_value;
+}
+
 const ss_driver ss_driver_cassandra = {
     .abi = SS_DRIVER_ABI,
     .info =
@@ -1131,4 +1190,5 @@ const ss_driver ss_driver_cassandra = {
     .bulk_get = cass_bulk_get,
     .bulk_set = cass_bulk_write,
     .bulk_delete = cass_bulk_write,
+    .features = cass_features,
 };
