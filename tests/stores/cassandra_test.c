@@ -23,29 +23,16 @@
 #include "statestore.h"
 #include "stores/cassandra/cql.h"
 #include "stores/store_check.h"
+#include "stores/tcp_fake.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* A scripted server                                                                           */
 /* ------------------------------------------------------------------------------------------ */
 
-static int listen_fd;
-static int server_port;
 static atomic_int exec_error;      /* error code EXECUTE answers with; 0 = a row / void */
 static atomic_int unprepared_left; /* EXECUTEs still to be answered UNPREPARED */
 static atomic_int prepares, executes;
 static const char *exec_msg = "scripted failure"; /* the message of a scripted error */
-
-static bool read_full(int fd, void *p, size_t n)
-{
-    char *c = p;
-    while (n) {
-        ssize_t r = read(fd, c, n);
-        if (r <= 0) return false;
-        c += r;
-        n -= (size_t)r;
-    }
-    return true;
-}
 
 static bool contains(const uint8_t *p, size_t n, const char *s)
 {
@@ -61,20 +48,21 @@ static void reply(int fd, ss_buf *b, int16_t stream, uint8_t op, const ss_buf *b
     b->p[f] = (char)CQL_VERSION_RESP;
     ss_buf_add(b, body->p, body->len);
     ss_cql_frame_end(b, f);
-    if (write(fd, b->p, b->len) != (ssize_t)b->len) return;
+    tcp_fake_write(fd, b->p, b->len);
     b->len = 0;
 }
 
-static void serve(int fd)
+static void serve(int fd, void *ctx)
 {
+    (void)ctx;
     ss_buf out = {0}, body = {0};
     for (;;) {
         uint8_t h[9];
-        if (!read_full(fd, h, 9)) break;
+        if (!tcp_fake_read(fd, h, 9)) break;
         uint32_t len =
             ((uint32_t)h[5] << 24) | ((uint32_t)h[6] << 16) | ((uint32_t)h[7] << 8) | h[8];
         uint8_t *in = malloc(len ? len : 1);
-        if (!in || !read_full(fd, in, len)) {
+        if (!in || !tcp_fake_read(fd, in, len)) {
             free(in);
             break;
         }
@@ -169,18 +157,6 @@ static void serve(int fd)
     }
     free(out.p);
     free(body.p);
-    close(fd);
-}
-
-static void *server_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        int fd = accept(listen_fd, NULL, NULL);
-        if (fd < 0) break;
-        serve(fd);
-    }
-    return NULL;
 }
 
 /* A port on 127.0.0.1 that nothing listens on (bound, then closed). */
@@ -195,7 +171,7 @@ static int dead_port(void)
     return ntohs(a.sin_port);
 }
 
-static ss_store *open_fake(void)
+static ss_store *open_fake(int server_port)
 {
     char hosts[64];
     /* The first host refuses connections: every connection must fail over to the second. */
@@ -212,20 +188,16 @@ static ss_store *open_fake(void)
 
 static void test_scripted(void)
 {
-    listen_fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t al = sizeof a;
-    if (bind(listen_fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(listen_fd, 8) != 0) {
+    tcp_fake srv;
+    if (!tcp_fake_start(&srv, serve, NULL)) {
         CHECK(false, "cannot listen on 127.0.0.1");
         return;
     }
-    getsockname(listen_fd, (struct sockaddr *)&a, &al);
-    server_port = ntohs(a.sin_port);
-    pthread_t th;
-    pthread_create(&th, NULL, server_main, NULL);
-
-    ss_store *s = open_fake();
-    if (!s) return;
+    ss_store *s = open_fake(srv.port);
+    if (!s) {
+        tcp_fake_stop(&srv);
+        return;
+    }
     ss_get_request g = {.key = "k"};
     ss_value *v = NULL;
     ss_error err;
@@ -303,9 +275,7 @@ static void test_scripted(void)
     rc = set_kv(s, "k", "x", NULL, NULL, NULL, NULL, &err);
     CHECK(rc == SS_OK, "scripted set: %s", err.message);
     ss_close(s);
-    shutdown(listen_fd, SHUT_RDWR);
-    close(listen_fd);
-    pthread_join(th, NULL);
+    tcp_fake_stop(&srv);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -354,10 +324,10 @@ static int raw_call(int fd, ss_buf *b, uint8_t **body, uint32_t *len)
     if (write(fd, b->p, b->len) != (ssize_t)b->len) return -1;
     b->len = 0;
     uint8_t h[9];
-    if (!read_full(fd, h, 9)) return -1;
+    if (!tcp_fake_read(fd, h, 9)) return -1;
     *len = ((uint32_t)h[5] << 24) | ((uint32_t)h[6] << 16) | ((uint32_t)h[7] << 8) | h[8];
     *body = malloc(*len ? *len : 1);
-    if (!*body || !read_full(fd, *body, *len)) return -1;
+    if (!*body || !tcp_fake_read(fd, *body, *len)) return -1;
     return h[4];
 }
 
