@@ -6,6 +6,7 @@
  *   set:  UPDATE ... USING TTL ? SET value = ?, etag = ? WHERE key = ? (last-write, 100 bytes)
  *   bulk of 100: 100 EXECUTEs in flight on one connection (the driver's pipeline; the Python
  *   driver's execute_concurrent_with_args with concurrency 100)
+ * over 200 keys visited in bench/driver_side.h's order, which the Python side mirrors.
  * The reference runs as bench/cassandra_ref.py under /usr/bin/python3 (or $SS_BENCH_PYTHON) and
  * times itself after connecting; each round runs it, then the driver, and the best round of
  * each side counts. Ratio = driver / Python (higher is better; printed, never enforced).
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "driver_side.h"
 #include "harness.h"
 #include "statestore.h"
 
@@ -22,58 +24,14 @@
 #define SS_CASSANDRA_REF "bench/cassandra_ref.py"
 #endif
 
-enum { BULK = 100, ROUNDS = 3 };
+enum { NKEYS = 200, BULK = 100, ROUNDS = 3 };
 enum { W_GET, W_SET, W_BULK_GET, W_BULK_SET, W_COUNT };
 static const char *const wname[W_COUNT] = {"get", "set", "bulk_get", "bulk_set"};
-
-typedef struct bctx {
-    ss_store *store;
-    char keys[BULK][48];
-    char value[100];
-    ss_get_request greq[BULK];
-    ss_set_request sreq[BULK];
-} bctx;
 
 static void die(const char *what)
 {
     fprintf(stderr, "cassandra_bench: %s\n", what);
     exit(1);
-}
-
-static void drv_get(void *p, size_t i)
-{
-    bctx *b = p;
-    ss_value *v = NULL;
-    ss_error err;
-    if (ss_get(&v, b->store, &b->greq[i % BULK], &err) != SS_OK || !v) die(err.message);
-    ss_value_free(v);
-}
-
-static void drv_set(void *p, size_t i)
-{
-    bctx *b = p;
-    ss_error err;
-    if (ss_set(NULL, b->store, &b->sreq[i % BULK], &err) != SS_OK) die(err.message);
-}
-
-static void drv_bulk_get(void *p, size_t i)
-{
-    (void)i;
-    bctx *b = p;
-    ss_results r = {0};
-    ss_error err;
-    if (ss_bulk_get(&r, b->store, b->greq, BULK, NULL, &err) != SS_OK) die(err.message);
-    for (size_t k = 0; k < r.count; k++)
-        if (r.items[k].code != SS_OK || !r.items[k].value) die("bulk get item failed");
-    ss_results_free(&r);
-}
-
-static void drv_bulk_set(void *p, size_t i)
-{
-    (void)i;
-    bctx *b = p;
-    ss_error err;
-    if (ss_bulk_set(NULL, b->store, b->sreq, BULK, NULL, &err) != SS_OK) die(err.message);
 }
 
 /* Runs the Python reference once; fills ops[] with its rates. */
@@ -109,28 +67,32 @@ int main(void)
     const char *pw = getenv("SS_TEST_CASSANDRA_PASSWORD");
     user = user ? user : "";
     pw = pw ? pw : "";
-    static bctx b;
+    static char keys[NKEYS][48], value[100];
+    static ss_get_request greq[NKEYS];
+    static ss_set_request sreq[NKEYS];
     ss_pair props[] = {{"hosts", "127.0.0.1"},
                        {"port", port},
                        {"consistency", "One"},
                        {"username", user},
                        {"password", pw}};
     ss_config cfg = {.driver = "cassandra", .properties = props, .property_count = *user ? 5 : 3};
+    bench_driver b = {"cassandra", NULL, greq, sreq, NKEYS, BULK};
     ss_error err;
     if (ss_open(&b.store, &cfg, &err) != SS_OK) die(err.message);
-    memset(b.value, 'v', sizeof b.value);
-    for (int k = 0; k < BULK; k++) {
-        snprintf(b.keys[k], sizeof b.keys[k], "bench-key-%03d", k);
-        b.greq[k] = (ss_get_request){.key = b.keys[k]};
-        b.sreq[k] = (ss_set_request){.key = b.keys[k], .value = b.value, .value_len = 100};
+    memset(value, 'v', sizeof value);
+    for (int k = 0; k < NKEYS; k++) {
+        snprintf(keys[k], sizeof keys[k], "bench-key-%03d", k);
+        greq[k] = (ss_get_request){.key = keys[k]};
+        sreq[k] = (ss_set_request){.key = keys[k], .value = value, .value_len = sizeof value};
     }
-    drv_bulk_set(&b, 0);
+    for (size_t k = 0; k < NKEYS; k++) bench_driver_set(&b, k);
 
     size_t it = bench_iters(1000), bit = it / 10 + 1;
     printf("cassandra driver vs python3-cassandra, 127.0.0.1:%s, consistency ONE, 100-byte "
            "values, best of %d rounds\n",
            port, ROUNDS);
-    void (*fns[W_COUNT])(void *, size_t) = {drv_get, drv_set, drv_bulk_get, drv_bulk_set};
+    void (*fns[W_COUNT])(void *, size_t) = {bench_driver_get, bench_driver_set,
+                                            bench_driver_bulk_get, bench_driver_bulk_set};
     double best_ref[W_COUNT] = {0}, best_drv[W_COUNT] = {0};
     for (int round = 0; round < ROUNDS; round++) {
         double ref[W_COUNT] = {0};

@@ -28,7 +28,9 @@ def main():
     put = s.prepare(f"UPDATE {ks}.{table} USING TTL ? SET value = ?, etag = ? WHERE key = ?")
     value = b"v" * 100
     etag = "123e4567-e89b-12d3-a456-426614174000"
-    keys = [f"benchraw-key-{k:03d}" for k in range(100)]
+    # 200 keys visited as bench/driver_side.h visits them: get (i * 7) % 200, set i % 200, bulk
+    # windows of 100 from (i * 100) % 100.
+    keys = [f"benchraw-key-{k:03d}" for k in range(200)]
     for k in keys:
         s.execute(put, (0, value, etag, k))
 
@@ -41,15 +43,16 @@ def main():
         dt = time.monotonic() - t0
         print(f"{name} {n * per / dt:.0f}", flush=True)
 
-    timed("get", iters, 1, lambda i: s.execute(get, (keys[i % 100],)).one())
-    timed("set", iters, 1, lambda i: s.execute(put, (0, value, etag, keys[i % 100])))
+    timed("get", iters, 1, lambda i: s.execute(get, (keys[(i * 7) % 200],)).one())
+    timed("set", iters, 1, lambda i: s.execute(put, (0, value, etag, keys[i % 200])))
     bit = iters // 10 + 1
     timed("bulk_get", bit, 100,
           lambda i: [r.one() for ok, r in execute_concurrent_with_args(
-              s, get, [(k,) for k in keys], concurrency=100)])
+              s, get, [(k,) for k in keys[(i * 100) % 100:][:100]], concurrency=100)])
     timed("bulk_set", bit, 100,
           lambda i: execute_concurrent_with_args(
-              s, put, [(0, value, etag, k) for k in keys], concurrency=100))
+              s, put, [(0, value, etag, k) for k in keys[(i * 100) % 100:][:100]],
+              concurrency=100))
     cluster.shutdown()
 
 
