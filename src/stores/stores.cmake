@@ -30,3 +30,4 @@ ss_driver(dynamodb SYMBOL ss_driver_dynamodb SOURCES src/stores/dynamodb.c PKG l
 ss_driver(firestore SYMBOL ss_driver_firestore SOURCES src/stores/firestore.c PKG libcurl jansson libcrypto)
 ss_driver(cosmosdb SYMBOL ss_driver_cosmosdb SOURCES src/stores/cosmosdb.c PKG libcurl jansson libcrypto)
 ss_driver(azure_table SYMBOL ss_driver_azure_table SOURCES src/stores/azure_table.c PKG libcurl jansson libcrypto)
+ss_driver(consul SYMBOL ss_driver_consul SOURCES src/stores/consul.c PKG libcurl jansson)
