@@ -167,8 +167,13 @@ static char *expand(const char *in, const char *driver, bool *skip)
             if (!val) {
                 char script[128];
                 script_for(name, driver, script, sizeof script);
-                printf("skip: %s is not set (start the server with scripts/services/%s.sh)\n", name,
-                       script);
+                if (script_exists(script))
+                    printf("skip: %s is not set (start the server with scripts/services/%s.sh)\n",
+                           name, script);
+                else /* Consul, SQL Server: no server of theirs can run in this environment */
+                    printf("skip: %s is not set (no %s server can run here; set it to a real "
+                           "server's address to run the suite)\n",
+                           name, driver);
                 *skip = true;
                 free(out);
                 return NULL;
