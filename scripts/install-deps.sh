@@ -40,6 +40,8 @@ PKGS=(
 )
 # MongoDB driver: libmongoc/libbson (its test server, mongo-java-server, comes from Maven).
 PKGS+=(libmongoc-dev)
+# SQL Server driver (issue 16): FreeTDS's client library (db-lib/ct-lib); Debian 12 and 13
+PKGS+=(freetds-dev)
 # Node.js/npm and Java/Maven: the machines come with them (Node 20 with npm 11, OpenJDK 17 and
 # Maven); a machine without them gets Debian's.
 command -v node >/dev/null || PKGS+=(nodejs)
