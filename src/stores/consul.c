@@ -419,6 +419,9 @@ static ss_code consul_transact(void *self, const ss_op *ops, size_t count, const
     for (size_t i = 0; i < count && code == SS_OK; i++) {
         json_t *o = consul_txn_op(c, &ops[i], err, &code);
         if (o && json_array_append_new(arr, o)) code = ss_error_set(err, SS_NOMEM, "out of memory");
+        if (code == SS_ETAG_INVALID) /* the core cannot tell which operation it was */
+            code = ss_error_set(err, code, "key \"%s\": etag %s is not a ModifyIndex", ops[i].key,
+                                ops[i].etag);
     }
     if (code == SS_OK) code = consul_txn(c, arr, ops, NULL, err);
     json_decref(arr);

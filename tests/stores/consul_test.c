@@ -211,6 +211,14 @@ static void transactions(fake *f, ss_store *s)
     CHECK(rc == SS_ETAG_MISMATCH && strstr(err.message, "\"b\""),
           "rolled back txn: rc %d (%s), want ETAG_MISMATCH naming b", rc, err.message);
 
+    /* An ETag that is not a ModifyIndex: ETAG_INVALID naming the key, nothing sent. */
+    size_t sent = fake_count(f);
+    ops[2].del.etag = "x9";
+    rc = ss_transact(s, &tx, &err);
+    CHECK(rc == SS_ETAG_INVALID && strstr(err.message, "\"c\""), "bad etag in txn: rc %d (%s)", rc,
+          err.message);
+    CHECK(fake_count(f) == sent, "a txn with an invalid etag was sent");
+
     /* More than 64 operations ("Create Transaction": at most 64 per request): never sent. */
     ss_operation many[65];
     for (size_t i = 0; i < 65; i++)
