@@ -219,7 +219,8 @@ static void transactions(fake *f, ss_store *s)
           err.message);
     CHECK(fake_count(f) == sent, "a txn with an invalid etag was sent");
 
-    /* More than 64 operations ("Create Transaction": at most 64 per request): never sent. */
+    /* More than 64 operations (older Consul's limit per /v1/txn; current docs say 128): never
+     * sent. */
     ss_operation many[65];
     for (size_t i = 0; i < 65; i++)
         many[i] = (ss_operation){.kind = SS_OP_DELETE, .del = {.key = "k"}};
