@@ -61,7 +61,11 @@ bool ss_base64_decode_alloc(char **out, size_t *out_len, const char *text, size_
 {
     *out = NULL;
     *out_len = 0;
-    while (len > 0 && text[len - 1] == '=') len--;
+    /* Padding is optional, but when present it is one or two '=' completing a 4-byte group. */
+    size_t pad = 0;
+    while (pad < len && text[len - 1 - pad] == '=') pad++;
+    if (pad > 2 || (pad && len % 4 != 0)) return false;
+    len -= pad;
     if (len % 4 == 1) return false;
     char *buf = malloc(len / 4 * 3 + 3);
     if (!buf) return false;

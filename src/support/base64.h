@@ -19,7 +19,8 @@ size_t ss_base64_encode(char *out, const void *data, size_t n);
 char *ss_base64_encode_alloc(const void *data, size_t n);
 
 /*
- * Decodes text[0..len) (padding optional; whitespace not allowed) into a newly allocated buffer
+ * Decodes text[0..len) (padding optional, but when present it completes the last 4-character
+ * group; whitespace not allowed) into a newly allocated buffer
  * followed by a NUL byte that is not counted in *out_len (free with free()). Returns false on
  * malformed input or out-of-memory (then *out is NULL).
  */

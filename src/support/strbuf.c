@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-void ss_buf_add(ss_buf *b, const void *s, size_t n)
+bool ss_buf_reserve(ss_buf *b, size_t n)
 {
-    if (b->oom) return;
+    if (b->oom) return false;
     if (n > (size_t)-1 / 2 - b->len) {
         b->oom = true;
-        return;
+        return false;
     }
     if (b->len + n + 1 > b->cap) {
         size_t cap = b->cap ? b->cap : 256;
@@ -19,11 +19,17 @@ void ss_buf_add(ss_buf *b, const void *s, size_t n)
         char *p = realloc(b->p, cap);
         if (!p) {
             b->oom = true;
-            return;
+            return false;
         }
         b->p = p;
         b->cap = cap;
     }
+    return true;
+}
+
+void ss_buf_add(ss_buf *b, const void *s, size_t n)
+{
+    if (!ss_buf_reserve(b, n)) return;
     if (n) memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = '\0';
@@ -37,6 +43,26 @@ void ss_buf_str(ss_buf *b, const char *s)
 void ss_buf_chr(ss_buf *b, char c)
 {
     ss_buf_add(b, &c, 1);
+}
+
+char *ss_buf_take(ss_buf *b, size_t *len)
+{
+    if (!ss_buf_reserve(b, 0)) {
+        ss_buf_free(b);
+        return NULL;
+    }
+    b->p[b->len] = '\0';
+    char *p = b->p;
+    if (len) *len = b->len;
+    *b = (ss_buf){0};
+    return p;
+}
+
+void ss_buf_free(ss_buf *b)
+{
+    if (!b) return;
+    free(b->p);
+    *b = (ss_buf){0};
 }
 
 char *ss_asprintf(const char *fmt, ...)
