@@ -1,8 +1,9 @@
 /*
- * fuzz_api.c — statestored's request handling (src/daemon/api.c + json.c) without the HTTP
- * library: method, raw path, query string, If-Match, dapr-api-token and body come from the
- * input and go through api_handle against a memory store and a prefixed memory store, exactly
- * as main.c hands them over (query names and values decoded with go_query_unescape).
+ * fuzz_api.c — statestored's request handling (src/daemon/api.c, with the JSON reader and
+ * writer of src/support/json.c) without the HTTP library: method, raw path, query string,
+ * If-Match, dapr-api-token and body come from the input and go through api_handle against a
+ * memory store and a prefixed memory store, exactly as main.c hands them over (query names and
+ * values decoded with ss_pct_decode and SS_PCT_PLUS).
  *
  * Input: METHOD \n PATH \n QUERY \n IF-MATCH \n TOKEN \n BODY...
  * ("-" as If-Match or token means the header is absent).
@@ -31,8 +32,8 @@ static size_t parse_query(char *q, ss_pair *out, size_t max, char **bufs)
         if (eq) *eq = '\0';
         const char *val = eq ? eq + 1 : "";
         char *name = malloc(strlen(part) + 1), *value = malloc(strlen(val) + 1);
-        if (name && value && go_query_unescape(name, part, strlen(part)) >= 0 &&
-            go_query_unescape(value, val, strlen(val)) >= 0) {
+        if (name && value && ss_pct_decode(name, part, strlen(part), SS_PCT_PLUS) >= 0 &&
+            ss_pct_decode(value, val, strlen(val), SS_PCT_PLUS) >= 0) {
             bufs[2 * n] = name;
             bufs[2 * n + 1] = value;
             out[n] = (ss_pair){name, value};

@@ -12,6 +12,9 @@
 
 #include <statestore.h>
 
+#include "support/arena.h"
+#include "support/json.h"
+
 /* Exit codes beyond the error table (sysexits.h values, so shells and CI recognise them). */
 enum {
     EXIT_USAGE = 64,     /* bad command line */
@@ -32,15 +35,6 @@ void pairs_free(pairs *p);
 bool pairs_add_kv(pairs *p, const char *kv);
 bool pairs_add(pairs *p, const char *name, size_t name_len, const char *value, size_t value_len);
 const char *pairs_get(const pairs *p, const char *name);
-
-/* Owned strings that live until the command ends (decoded JSON fields). */
-typedef struct pool {
-    char **items;
-    size_t count, cap;
-} pool;
-
-char *pool_keep(pool *p, char *s); /* takes ownership; returns s, or NULL (and frees s) on OOM */
-void pool_free(pool *p);
 
 /* Global options and the open store. */
 typedef struct cli {
@@ -153,11 +147,6 @@ void cli_print_command_help(FILE *f, const char *cmd);
 /* Reads a whole file ("-" = stdin) into a NUL-terminated buffer. 0 or an exit status. */
 int read_all(const cli *c, const char *path, char **out, size_t *len);
 
-bool utf8_valid(const char *s, size_t len);
-char *base64_encode(const void *data, size_t len); /* malloc'd, NUL-terminated */
-/* Decodes standard base64 with padding; NULL on bad input or OOM (*bad says which). */
-char *base64_decode(const char *s, size_t len, size_t *out_len, bool *bad);
-
 /* A progress line on stderr, drawn only when stderr is a terminal. total 0 = unknown. */
 typedef struct progress {
     bool on;
@@ -174,34 +163,11 @@ void progress_end(progress *p);
 /* JSON                                                                                        */
 /* ------------------------------------------------------------------------------------------ */
 
-/* True when [s, s+len) is exactly one JSON value (RFC 8259), surrounding whitespace allowed. */
-bool json_valid(const char *s, size_t len, char *why, size_t why_len);
+/* Files the CLI reads are parsed with ss_json_parse(..., SS_JSON_UTF8, ...) (support/json.h):
+ * strict RFC 8259, and every string Unicode text. */
 
-/* A parsed JSON document: the text plus jsmn tokens with raw spans. */
-typedef struct jdoc {
-    const char *text;
-    size_t len;
-    void *tokens; /* jsmntok_t[] */
-    int count;
-} jdoc;
-
-typedef enum jtype { J_OBJECT = 1, J_ARRAY = 2, J_STRING = 3, J_PRIMITIVE = 4 } jtype;
-
-/* Validates and tokenizes. 0 on success; else a message in why. */
-int jdoc_parse(jdoc *d, const char *text, size_t len, char *why, size_t why_len);
-void jdoc_free(jdoc *d);
-jtype jdoc_type(const jdoc *d, int tok);
-int jdoc_size(const jdoc *d, int tok); /* members of an object / items of an array */
-int jdoc_skip(const jdoc *d, int tok); /* index after tok's subtree */
-/* The raw text span of a token (strings include their quotes). */
-const char *jdoc_raw(const jdoc *d, int tok, size_t *len);
-bool jdoc_is_null(const jdoc *d, int tok);
-/* Decodes a string token (malloc'd, may contain NULs: *len says). NULL if not a string. */
-char *jdoc_string(const jdoc *d, int tok, size_t *len);
-/* Value token for `key` in object `obj`, or -1. nocase: match the key case-insensitively. */
-int jdoc_get(const jdoc *d, int obj, const char *key, bool nocase);
-
-/* Writers. Bytes that are not UTF-8 cannot be JSON strings: callers use the *_field writers. */
+/* Writers (escaping as ss_json_put_str). Bytes that are not UTF-8 cannot be JSON strings:
+ * callers use the *_field writers for them. */
 void json_put_string(FILE *f, const char *s, size_t len);
 /* "key":"<utf8>" or "key_base64":"..." */
 void json_put_bytes_field(FILE *f, const char *field, const char *s, size_t len);
@@ -217,9 +183,10 @@ void json_put_record(FILE *f, const char *key, const ss_value *v, bool with_foun
 
 /*
  * Reads the value of an item object written as above ("value" raw JSON, "text" or "base64").
- * On success *data is owned by `keep`. Returns 0, or 1 with a message in why.
+ * On success *data is owned by `keep` (or points into the document). Returns 0, or 1 with a
+ * message in why.
  */
-int json_get_value_fields(const jdoc *d, int obj, bool nocase, pool *keep, const char **data,
+int json_get_value_fields(const ss_json *d, int obj, bool nocase, ss_arena *keep, const char **data,
                           size_t *len, bool *present, char *why, size_t why_len);
 
 #endif

@@ -7,6 +7,8 @@
 #include <strings.h>
 
 #include "cli.h"
+#include "support/base64.h"
+#include "support/utf8.h"
 
 int cmd_parse(cli *c, const char *cmd, int argc, char **argv, const opt_spec *opts, cmd_args *a)
 {
@@ -87,17 +89,17 @@ void cmd_args_free(cmd_args *a)
 /* Prints a value for people: as is when it is one line of printable text. */
 static void put_human_value(FILE *f, const char *data, size_t len)
 {
-    bool plain = utf8_valid(data, len);
+    bool plain = ss_utf8_valid(data, len, true);
     for (size_t i = 0; plain && i < len; i++) {
         unsigned char ch = (unsigned char)data[i];
         if (ch < 0x20 || ch == 0x7f) plain = false;
     }
     if (plain) {
         fwrite(data, 1, len, f);
-    } else if (utf8_valid(data, len)) {
+    } else if (ss_utf8_valid(data, len, true)) {
         json_put_string(f, data, len);
     } else {
-        char *b = base64_encode(data, len);
+        char *b = ss_base64_encode_alloc(data, len);
         fprintf(f, "base64:%s", b ? b : "");
         free(b);
     }
@@ -390,35 +392,39 @@ out:
 /* ------------------------------------------------------------------------------------------ */
 
 /* Reads a JSON object of string values into pairs kept in `keep`. */
-static int get_string_map(const jdoc *d, int obj, pool *keep, const ss_pair **out, size_t *count,
-                          const char *path, char *why, size_t why_len)
+static int get_string_map(const ss_json *d, int obj, ss_arena *keep, const ss_pair **out,
+                          size_t *count, const char *path, char *why, size_t why_len)
 {
     *out = NULL;
     *count = 0;
-    if (obj < 0 || jdoc_is_null(d, obj)) return 0;
-    if (jdoc_type(d, obj) != J_OBJECT) {
+    if (obj < 0 || ss_json_typeof(d, obj) == SS_JSON_NULL) return 0;
+    if (ss_json_typeof(d, obj) != SS_JSON_OBJECT) {
         snprintf(why, why_len, "%s: expected an object of strings", path);
         return 1;
     }
-    int n = jdoc_size(d, obj);
+    int n = ss_json_size(d, obj);
     if (n == 0) return 0;
-    ss_pair *pairs_arr = calloc((size_t)n, sizeof *pairs_arr);
-    if (!pool_keep(keep, (char *)pairs_arr)) {
+    ss_pair *pairs_arr = ss_arena_alloc(keep, (size_t)n * sizeof *pairs_arr);
+    if (!pairs_arr) {
         snprintf(why, why_len, "out of memory");
         return 1;
     }
     int t = obj + 1;
     for (int i = 0; i < n; i++) {
         size_t kl, vl;
-        char *k = pool_keep(keep, jdoc_string(d, t, &kl));
-        char *v = pool_keep(keep, jdoc_string(d, t + 1, &vl));
+        char *k = ss_json_string(d, t, keep, &kl);
+        char *v = ss_json_string(d, t + 1, keep, &vl);
+        if (keep->oom) {
+            snprintf(why, why_len, "out of memory");
+            return 1;
+        }
         if (!k || !v || strlen(k) != kl || strlen(v) != vl) {
             snprintf(why, why_len, "%s: values must be strings without NUL characters", path);
             return 1;
         }
         pairs_arr[i].name = k;
         pairs_arr[i].value = v;
-        t = jdoc_skip(d, t);
+        t = ss_json_next(d, t + 1); /* past the member's value */
     }
     *out = pairs_arr;
     *count = (size_t)n;
@@ -426,56 +432,55 @@ static int get_string_map(const jdoc *d, int obj, pool *keep, const ss_pair **ou
 }
 
 /* An optional string field; absent and null leave *out NULL. */
-static int get_opt_string(const jdoc *d, int obj, const char *field, pool *keep, const char **out,
-                          const char *path, char *why, size_t why_len)
+static int get_opt_string(const ss_json *d, int obj, const char *field, ss_arena *keep,
+                          const char **out, const char *path, char *why, size_t why_len)
 {
     *out = NULL;
-    int t = jdoc_get(d, obj, field, true);
-    if (t < 0 || jdoc_is_null(d, t)) return 0;
+    int t = ss_json_get(d, obj, field, true);
+    if (t < 0 || ss_json_typeof(d, t) == SS_JSON_NULL) return 0;
     size_t n;
-    char *s = jdoc_string(d, t, &n);
-    if (!s || strlen(s) != n) {
-        free(s);
-        snprintf(why, why_len, "%s.%s: expected a string", path, field);
+    char *s = ss_json_string(d, t, keep, &n);
+    if (keep->oom) {
+        snprintf(why, why_len, "out of memory");
         return 1;
     }
-    if (!pool_keep(keep, s)) {
-        snprintf(why, why_len, "out of memory");
+    if (!s || strlen(s) != n) {
+        snprintf(why, why_len, "%s.%s: expected a string", path, field);
         return 1;
     }
     *out = s;
     return 0;
 }
 
-static int build_transaction(const jdoc *d, pool *keep, ss_transaction *tx, char *why,
+static int build_transaction(const ss_json *d, ss_arena *keep, ss_transaction *tx, char *why,
                              size_t why_len)
 {
     memset(tx, 0, sizeof *tx);
-    if (jdoc_type(d, 0) != J_OBJECT) {
+    if (ss_json_typeof(d, 0) != SS_JSON_OBJECT) {
         snprintf(why, why_len, "expected an object {\"operations\": [...], \"metadata\": {...}}");
         return 1;
     }
-    if (get_string_map(d, jdoc_get(d, 0, "metadata", true), keep, &tx->metadata,
+    if (get_string_map(d, ss_json_get(d, 0, "metadata", true), keep, &tx->metadata,
                        &tx->metadata_count, "metadata", why, why_len))
         return 1;
-    int ops = jdoc_get(d, 0, "operations", true);
-    if (ops < 0 || jdoc_is_null(d, ops)) return 0;
-    if (jdoc_type(d, ops) != J_ARRAY) {
+    int ops = ss_json_get(d, 0, "operations", true);
+    if (ops < 0 || ss_json_typeof(d, ops) == SS_JSON_NULL) return 0;
+    if (ss_json_typeof(d, ops) != SS_JSON_ARRAY) {
         snprintf(why, why_len, "operations: expected an array");
         return 1;
     }
-    int n = jdoc_size(d, ops);
+    int n = ss_json_size(d, ops);
     if (n == 0) return 0;
-    ss_operation *arr = calloc((size_t)n, sizeof *arr);
-    if (!pool_keep(keep, (char *)arr)) {
+    ss_operation *arr = ss_arena_alloc(keep, (size_t)n * sizeof *arr);
+    if (!arr) {
         snprintf(why, why_len, "out of memory");
         return 1;
     }
     int t = ops + 1;
-    for (int i = 0; i < n; i++, t = jdoc_skip(d, t)) {
+    for (int i = 0; i < n; i++, t = ss_json_next(d, t)) {
         char path[64];
         snprintf(path, sizeof path, "operations[%d]", i);
-        if (jdoc_type(d, t) != J_OBJECT) {
+        if (ss_json_typeof(d, t) != SS_JSON_OBJECT) {
             snprintf(why, why_len, "%s: expected an object", path);
             return 1;
         }
@@ -485,10 +490,10 @@ static int build_transaction(const jdoc *d, pool *keep, ss_transaction *tx, char
             snprintf(why, why_len, "%s: missing \"operation\"", path);
             return 1;
         }
-        int req = jdoc_get(d, t, "request", true);
+        int req = ss_json_get(d, t, "request", true);
         char rpath[80];
         snprintf(rpath, sizeof rpath, "%s.request", path);
-        if (req < 0 || jdoc_type(d, req) != J_OBJECT) {
+        if (req < 0 || ss_json_typeof(d, req) != SS_JSON_OBJECT) {
             snprintf(why, why_len, "%s: %s", rpath, req < 0 ? "missing" : "expected an object");
             return 1;
         }
@@ -503,14 +508,14 @@ static int build_transaction(const jdoc *d, pool *keep, ss_transaction *tx, char
         size_t mdn;
         char mpath[96];
         snprintf(mpath, sizeof mpath, "%s.metadata", rpath);
-        if (get_string_map(d, jdoc_get(d, req, "metadata", true), keep, &md, &mdn, mpath, why,
+        if (get_string_map(d, ss_json_get(d, req, "metadata", true), keep, &md, &mdn, mpath, why,
                            why_len))
             return 1;
-        int opt = jdoc_get(d, req, "options", true);
-        if (opt >= 0 && !jdoc_is_null(d, opt)) {
+        int opt = ss_json_get(d, req, "options", true);
+        if (opt >= 0 && ss_json_typeof(d, opt) != SS_JSON_NULL) {
             char opath[96];
             snprintf(opath, sizeof opath, "%s.options", rpath);
-            if (jdoc_type(d, opt) != J_OBJECT) {
+            if (ss_json_typeof(d, opt) != SS_JSON_OBJECT) {
                 snprintf(why, why_len, "%s: expected an object", opath);
                 return 1;
             }
@@ -561,8 +566,8 @@ int cmd_transact(cli *c, int argc, char **argv)
     static const opt_spec opts[] = {{"metadata", 0, true, O_METADATA}, {0}};
     cmd_args a;
     char *buf = NULL;
-    jdoc d = {0};
-    pool keep = {0};
+    ss_json d = {0};
+    ss_arena keep = {0};
     ss_pair *md = NULL;
     int rc = cmd_parse(c, "transact", argc, argv, opts, &a);
     if (rc >= 0) goto out;
@@ -576,7 +581,7 @@ int cmd_transact(cli *c, int argc, char **argv)
     if ((rc = read_all(c, path, &buf, &len)) != 0) goto out;
     char why[512];
     ss_transaction tx;
-    if (jdoc_parse(&d, buf, len, why, sizeof why) != 0 ||
+    if (ss_json_parse(&d, buf, len, SS_JSON_UTF8, why, sizeof why) != SS_JSON_OK ||
         build_transaction(&d, &keep, &tx, why, sizeof why) != 0) {
         cli_errorf(c, SS_INVALID, "%s: %s", strcmp(path, "-") == 0 ? "stdin" : path, why);
         rc = ss_code_exit_status(SS_INVALID);
@@ -611,8 +616,8 @@ int cmd_transact(cli *c, int argc, char **argv)
     rc = 0;
 out:
     free(md);
-    pool_free(&keep);
-    jdoc_free(&d);
+    ss_arena_free(&keep);
+    ss_json_dispose(&d);
     free(buf);
     cmd_args_free(&a);
     return rc;

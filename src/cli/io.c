@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "support/base64.h"
 
 #define DEFAULT_BATCH 100
 
@@ -26,12 +27,12 @@ typedef struct batch {
     ss_set_request *reqs;
     unsigned long *lines;
     size_t count, cap;
-    pool keep; /* line buffers and decoded strings the requests point into */
+    ss_arena keep; /* line buffers and decoded strings the requests point into */
 } batch;
 
 static void batch_clear(batch *b)
 {
-    pool_free(&b->keep);
+    ss_arena_free(&b->keep);
     b->count = 0;
 }
 
@@ -64,48 +65,47 @@ static int batch_flush(cli *c, batch *b, const char *origin, ss_code *first_fail
     return rc;
 }
 
-/* Turns one line into a request in the batch (the line buffer moves into the batch's pool). */
+/* Turns one line into a request in the batch (the line buffer moves into the batch's arena). */
 static int parse_record(batch *b, char *line, size_t len, bool first_write, char *why,
                         size_t why_len)
 {
-    if (!pool_keep(&b->keep, line)) {
+    if (!ss_arena_keep(&b->keep, line)) {
         snprintf(why, why_len, "out of memory");
         return 1;
     }
-    jdoc d;
-    if (jdoc_parse(&d, line, len, why, why_len) != 0) return 1;
+    ss_json d;
+    if (ss_json_parse(&d, line, len, SS_JSON_UTF8, why, why_len) != SS_JSON_OK) return 1;
     int rc = 1;
-    if (jdoc_type(&d, 0) != J_OBJECT) {
+    if (ss_json_typeof(&d, 0) != SS_JSON_OBJECT) {
         snprintf(why, why_len, "expected an object {\"key\": ..., \"value\": ...}");
         goto out;
     }
-    int tk = jdoc_get(&d, 0, "key", false);
-    int tkb = jdoc_get(&d, 0, "key_base64", false);
+    int tk = ss_json_get(&d, 0, "key", false);
+    int tkb = ss_json_get(&d, 0, "key_base64", false);
     if ((tk >= 0) == (tkb >= 0)) {
         snprintf(why, why_len, tk >= 0 ? "both \"key\" and \"key_base64\"" : "missing \"key\"");
         goto out;
     }
     size_t kl;
-    char *key = jdoc_string(&d, tk >= 0 ? tk : tkb, &kl);
+    char *key = ss_json_string(&d, tk >= 0 ? tk : tkb, &b->keep, &kl);
+    if (b->keep.oom) {
+        snprintf(why, why_len, "out of memory");
+        goto out;
+    }
     if (!key) {
         snprintf(why, why_len, "\"%s\" must be a string", tk >= 0 ? "key" : "key_base64");
         goto out;
     }
     if (tkb >= 0) {
-        bool bad;
-        size_t bl;
-        char *raw = base64_decode(key, kl, &bl, &bad);
-        free(key);
-        if (!raw) {
+        char *raw;
+        if (!ss_base64_decode_alloc(&raw, &kl, key, kl)) {
             snprintf(why, why_len, "\"key_base64\" is not valid base64");
             goto out;
         }
-        key = raw;
-        kl = bl;
-    }
-    if (!pool_keep(&b->keep, key)) {
-        snprintf(why, why_len, "out of memory");
-        goto out;
+        if (!(key = ss_arena_keep(&b->keep, raw))) {
+            snprintf(why, why_len, "out of memory");
+            goto out;
+        }
     }
     if (strlen(key) != kl) {
         snprintf(why, why_len, "key contains a NUL byte");
@@ -122,23 +122,27 @@ static int parse_record(batch *b, char *line, size_t len, bool first_write, char
     /* Per-record metadata (e.g. ttlInSeconds) travels with the write. */
     const ss_pair *md = NULL;
     size_t mdn = 0;
-    int tm = jdoc_get(&d, 0, "metadata", false);
-    if (tm >= 0 && !jdoc_is_null(&d, tm)) {
-        if (jdoc_type(&d, tm) != J_OBJECT) {
+    int tm = ss_json_get(&d, 0, "metadata", false);
+    if (tm >= 0 && ss_json_typeof(&d, tm) != SS_JSON_NULL) {
+        if (ss_json_typeof(&d, tm) != SS_JSON_OBJECT) {
             snprintf(why, why_len, "\"metadata\" must be an object of strings");
             goto out;
         }
-        int n = jdoc_size(&d, tm);
-        ss_pair *arr = n ? calloc((size_t)n, sizeof *arr) : NULL;
-        if (n && !pool_keep(&b->keep, (char *)arr)) {
+        int n = ss_json_size(&d, tm);
+        ss_pair *arr = n ? ss_arena_alloc(&b->keep, (size_t)n * sizeof *arr) : NULL;
+        if (n && !arr) {
             snprintf(why, why_len, "out of memory");
             goto out;
         }
         int t = tm + 1;
-        for (int i = 0; i < n; i++, t = jdoc_skip(&d, t)) {
+        for (int i = 0; i < n; i++, t = ss_json_next(&d, t + 1)) { /* t: a member's name */
             size_t a, v;
-            char *name = pool_keep(&b->keep, jdoc_string(&d, t, &a));
-            char *val = pool_keep(&b->keep, jdoc_string(&d, t + 1, &v));
+            char *name = ss_json_string(&d, t, &b->keep, &a);
+            char *val = ss_json_string(&d, t + 1, &b->keep, &v);
+            if (b->keep.oom) {
+                snprintf(why, why_len, "out of memory");
+                goto out;
+            }
             if (!name || !val || strlen(name) != a || strlen(val) != v) {
                 snprintf(why, why_len, "\"metadata\" values must be strings");
                 goto out;
@@ -159,7 +163,7 @@ static int parse_record(batch *b, char *line, size_t len, bool first_write, char
     };
     rc = 0;
 out:
-    jdoc_free(&d);
+    ss_json_dispose(&d);
     return rc;
 }
 
@@ -268,8 +272,38 @@ out:
 /* export                                                                                      */
 /* ------------------------------------------------------------------------------------------ */
 
+/* The keys to export, in order; their text lives in `mem`. */
+typedef struct keylist {
+    const char **items;
+    size_t count, cap;
+    ss_arena mem;
+} keylist;
+
+static bool keylist_add(keylist *l, const char *k, size_t n)
+{
+    if (l->count == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        const char **items = realloc(l->items, cap * sizeof *items);
+        if (!items) return false;
+        l->items = items;
+        l->cap = cap;
+    }
+    char *copy = ss_arena_alloc(&l->mem, n + 1);
+    if (!copy) return false;
+    memcpy(copy, k, n);
+    l->items[l->count++] = copy;
+    return true;
+}
+
+static void keylist_free(keylist *l)
+{
+    free(l->items);
+    ss_arena_free(&l->mem);
+    memset(l, 0, sizeof *l);
+}
+
 /* Adds one key per line of `path` (a trailing "\n" or "\r\n" is not part of the key). */
-static int read_keys(cli *c, const char *path, pool *keys)
+static int read_keys(cli *c, const char *path, keylist *keys)
 {
     char *buf;
     size_t len;
@@ -286,12 +320,7 @@ static int read_keys(cli *c, const char *path, pool *keys)
                 cli_errorf(c, SS_INVALID, "%s: a key contains a NUL byte", shown_name(path));
                 return ss_code_exit_status(SS_INVALID);
             }
-            char *k = malloc(end - start + 1);
-            if (k) {
-                memcpy(k, buf + start, end - start);
-                k[end - start] = '\0';
-            }
-            if (!pool_keep(keys, k)) {
+            if (!keylist_add(keys, buf + start, end - start)) {
                 free(buf);
                 cli_errorf(c, SS_NOMEM, "out of memory");
                 return ss_code_exit_status(SS_NOMEM);
@@ -310,16 +339,13 @@ int cmd_export(cli *c, int argc, char **argv)
                                     {"batch", 0, true, O_BATCH},
                                     {0}};
     cmd_args a;
-    pool keys = {0};
+    keylist keys = {0};
     ss_get_request *reqs = NULL;
     FILE *out = NULL;
     int rc = cmd_parse(c, "export", argc, argv, opts, &a);
     if (rc >= 0) goto done;
     for (size_t i = 0; i < a.npos; i++) {
-        size_t n = strlen(a.pos[i]);
-        char *k = malloc(n + 1);
-        if (k) memcpy(k, a.pos[i], n + 1);
-        if (!pool_keep(&keys, k)) {
+        if (!keylist_add(&keys, a.pos[i], strlen(a.pos[i]))) {
             cli_errorf(c, SS_NOMEM, "out of memory");
             rc = ss_code_exit_status(SS_NOMEM);
             goto done;
@@ -398,7 +424,7 @@ done:
         rc = EXIT_IOERR;
     }
     free(reqs);
-    pool_free(&keys);
+    keylist_free(&keys);
     cmd_args_free(&a);
     return rc;
 }

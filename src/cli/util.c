@@ -1,6 +1,6 @@
 /*
- * util.c — small helpers for the CLI: owned pairs, a string pool, whole-file reads, base64,
- * error reporting and the progress line.
+ * util.c — small helpers for the CLI: owned pairs, whole-file reads, error reporting and the
+ * progress line.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -56,31 +56,6 @@ const char *pairs_get(const pairs *p, const char *name)
     for (size_t i = 0; i < p->count; i++)
         if (strcmp(p->items[i].name, name) == 0) return p->items[i].value;
     return NULL;
-}
-
-char *pool_keep(pool *p, char *s)
-{
-    if (!s) return NULL;
-    if (p->count == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 16;
-        char **items = realloc(p->items, cap * sizeof *items);
-        if (!items) {
-            free(s);
-            return NULL;
-        }
-        p->items = items;
-        p->cap = cap;
-    }
-    p->items[p->count++] = s;
-    return s;
-}
-
-void pool_free(pool *p)
-{
-    if (!p) return;
-    for (size_t i = 0; i < p->count; i++) free(p->items[i]);
-    free(p->items);
-    memset(p, 0, sizeof *p);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -175,75 +150,6 @@ int read_all(const cli *c, const char *path, char **out, size_t *len)
     *out = buf;
     *len = n;
     return 0;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-char *base64_encode(const void *data, size_t len)
-{
-    const unsigned char *s = data;
-    char *out = malloc((len + 2) / 3 * 4 + 1);
-    if (!out) return NULL;
-    size_t o = 0, i = 0;
-    for (; i + 2 < len; i += 3) {
-        unsigned v = (unsigned)s[i] << 16 | (unsigned)s[i + 1] << 8 | s[i + 2];
-        out[o++] = b64[v >> 18 & 63];
-        out[o++] = b64[v >> 12 & 63];
-        out[o++] = b64[v >> 6 & 63];
-        out[o++] = b64[v & 63];
-    }
-    if (i < len) {
-        unsigned v = (unsigned)s[i] << 16 | (i + 1 < len ? (unsigned)s[i + 1] << 8 : 0);
-        out[o++] = b64[v >> 18 & 63];
-        out[o++] = b64[v >> 12 & 63];
-        out[o++] = i + 1 < len ? b64[v >> 6 & 63] : '=';
-        out[o++] = '=';
-    }
-    out[o] = '\0';
-    return out;
-}
-
-static int b64_val(unsigned char ch)
-{
-    const char *p = ch ? strchr(b64, ch) : NULL;
-    return p ? (int)(p - b64) : -1;
-}
-
-char *base64_decode(const char *s, size_t len, size_t *out_len, bool *bad)
-{
-    *bad = false;
-    if (len % 4 != 0) {
-        *bad = true;
-        return NULL;
-    }
-    char *out = malloc(len / 4 * 3 + 1);
-    if (!out) return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 4) {
-        int v[4];
-        int pad = 0;
-        for (int k = 0; k < 4; k++) {
-            unsigned char ch = (unsigned char)s[i + k];
-            if (ch == '=' && i + 4 == len && k >= 2) {
-                v[k] = 0;
-                pad++;
-            } else if (pad || (v[k] = b64_val(ch)) < 0) {
-                free(out);
-                *bad = true;
-                return NULL;
-            }
-        }
-        unsigned x =
-            (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
-        out[o++] = (char)(x >> 16);
-        if (pad < 2) out[o++] = (char)(x >> 8 & 255);
-        if (pad < 1) out[o++] = (char)(x & 255);
-    }
-    out[o] = '\0';
-    *out_len = o;
-    return out;
 }
 
 /* ------------------------------------------------------------------------------------------ */

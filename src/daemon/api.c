@@ -4,8 +4,11 @@
  * same against statestored; see docs/DAEMON.md for the differences we chose.
  */
 #include "daemon.h"
-#include "json.h"
 #include "state_ops.h"
+#include "support/arena.h"
+#include "support/json.h"
+#include "support/pct.h"
+#include "support/strbuf.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -46,14 +49,14 @@ static void err_resp(hresp *r, int status, const char *code, const char *fmt, ..
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    jbuf b = {0};
-    jb_lit(&b, "{\"errorCode\":");
-    jb_cstr(&b, code);
-    jb_lit(&b, ",\"message\":");
-    jb_cstr(&b, msg);
-    jb_lit(&b, "}");
+    ss_buf b = {0};
+    ss_buf_str(&b, "{\"errorCode\":");
+    ss_json_put_cstr(&b, code);
+    ss_buf_str(&b, ",\"message\":");
+    ss_json_put_cstr(&b, msg);
+    ss_buf_str(&b, "}");
     size_t len;
-    char *body = jb_take(&b, &len);
+    char *body = ss_buf_take(&b, &len);
     if (!body) {
         oom_resp(r);
         return;
@@ -122,35 +125,6 @@ void hresp_free(hresp *r)
     memset(r, 0, sizeof *r);
 }
 
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-long go_query_unescape(char *out, const char *in, size_t len)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = in[i];
-        if (c == '+') {
-            out[o++] = ' ';
-        } else if (c == '%') {
-            if (i + 2 >= len) return -1;
-            int h = hexv(in[i + 1]), l = hexv(in[i + 2]);
-            if (h < 0 || l < 0) return -1;
-            out[o++] = (char)(h << 4 | l);
-            i += 2;
-        } else {
-            out[o++] = c;
-        }
-    }
-    out[o] = '\0';
-    return (long)o;
-}
-
 static const char *query_get(const hreq *q, const char *name)
 {
     for (size_t i = 0; i < q->nquery; i++)
@@ -159,7 +133,7 @@ static const char *query_get(const hreq *q, const char *name)
 }
 
 /* metadata.<k> query parameters, first value of each name wins (as Go's url.Values.Get). */
-static bool query_metadata(const hreq *q, darena *a, ss_pair **out, size_t *count)
+static bool query_metadata(const hreq *q, ss_arena *a, ss_pair **out, size_t *count)
 {
     size_t n = 0;
     for (size_t i = 0; i < q->nquery; i++)
@@ -167,7 +141,7 @@ static bool query_metadata(const hreq *q, darena *a, ss_pair **out, size_t *coun
     *out = NULL;
     *count = 0;
     if (!n) return true;
-    ss_pair *p = da_alloc(a, n * sizeof *p);
+    ss_pair *p = ss_arena_alloc(a, n * sizeof *p);
     if (!p) return false;
     size_t k = 0;
     for (size_t i = 0; i < q->nquery; i++) {
@@ -187,7 +161,7 @@ static bool query_metadata(const hreq *q, darena *a, ss_pair **out, size_t *coun
 }
 
 /* Request metadata = body metadata with the query's metadata.* merged over it (daprd's order). */
-static bool merge_metadata(darena *a, const ss_pair *body, size_t nbody, const ss_pair *q,
+static bool merge_metadata(ss_arena *a, const ss_pair *body, size_t nbody, const ss_pair *q,
                            size_t nq, const ss_pair **out, size_t *count)
 {
     if (!nq || !nbody) {
@@ -195,7 +169,7 @@ static bool merge_metadata(darena *a, const ss_pair *body, size_t nbody, const s
         *count = nq ? nq : nbody;
         return true;
     }
-    ss_pair *p = da_alloc(a, (nbody + nq) * sizeof *p);
+    ss_pair *p = ss_arena_alloc(a, (nbody + nq) * sizeof *p);
     if (!p) return false;
     size_t k = 0;
     for (size_t i = 0; i < nbody; i++) {
@@ -219,7 +193,7 @@ static const dstore *resolve_store(const dserver *s, const char *name, hresp *r)
 }
 
 static char *make_key_buf(const dserver *s, const dstore *st, const char *key, size_t klen,
-                          darena *a, hresp *r, const char *where, char *buf, size_t buflen)
+                          ss_arena *a, hresp *r, const char *where, char *buf, size_t buflen)
 {
     derr e;
     char *k = ds_key(s, st, key, klen, a, &e, where, buf, buflen);
@@ -227,7 +201,7 @@ static char *make_key_buf(const dserver *s, const dstore *st, const char *key, s
     return k;
 }
 
-static char *make_key(const dserver *s, const dstore *st, const char *key, size_t klen, darena *a,
+static char *make_key(const dserver *s, const dstore *st, const char *key, size_t klen, ss_arena *a,
                       hresp *r, const char *where)
 {
     return make_key_buf(s, st, key, klen, a, r, where, NULL, 0);
@@ -258,62 +232,62 @@ typedef struct item {
 } item;
 
 /* A string member: absent or null leaves *out NULL; any other non-string is an error. */
-static bool str_member(const jdoc *d, int obj, const char *name, darena *a, char **out, size_t *len,
-                       char *err, size_t errlen, const char *where)
+static bool str_member(const ss_json *d, int obj, const char *name, ss_arena *a, char **out,
+                       size_t *len, char *err, size_t errlen, const char *where)
 {
     *out = NULL;
     if (len) *len = 0;
-    int v = jdoc_get(d, obj, name);
-    if (v < 0 || jdoc_type(d, v) == J_NULL) return true;
-    if (jdoc_type(d, v) != J_STRING) {
+    int v = ss_json_get(d, obj, name, true);
+    if (v < 0 || ss_json_typeof(d, v) == SS_JSON_NULL) return true;
+    if (ss_json_typeof(d, v) != SS_JSON_STRING) {
         snprintf(err, errlen, "%s%s must be a string", where, name);
         return false;
     }
-    *out = da_keep(a, jdoc_strdup(d, v, len));
+    *out = ss_json_string(d, v, a, len);
     if (!*out) snprintf(err, errlen, "out of memory");
     return *out != NULL;
 }
 
-static bool md_member(const jdoc *d, int obj, const char *name, darena *a, ss_pair **out,
+static bool md_member(const ss_json *d, int obj, const char *name, ss_arena *a, ss_pair **out,
                       size_t *count, char *err, size_t errlen, const char *where)
 {
     *out = NULL;
     *count = 0;
-    int v = jdoc_get(d, obj, name);
-    if (v < 0 || jdoc_type(d, v) == J_NULL) return true;
-    if (jdoc_type(d, v) != J_OBJECT) {
+    int v = ss_json_get(d, obj, name, true);
+    if (v < 0 || ss_json_typeof(d, v) == SS_JSON_NULL) return true;
+    if (ss_json_typeof(d, v) != SS_JSON_OBJECT) {
         snprintf(err, errlen, "%s%s must be an object of strings", where, name);
         return false;
     }
-    int n = jdoc_size(d, v);
+    int n = ss_json_size(d, v);
     if (!n) return true;
-    ss_pair *p = da_alloc(a, (size_t)n * sizeof *p);
+    ss_pair *p = ss_arena_alloc(a, (size_t)n * sizeof *p);
     if (!p) return snprintf(err, errlen, "out of memory"), false;
-    int k = jdoc_child(d, v);
+    int k = ss_json_child(d, v);
     for (int i = 0; i < n; i++) {
         int val = k + 1;
-        jtype t = jdoc_type(d, val);
-        char *nm = da_keep(a, jdoc_strdup(d, k, NULL));
-        char *vs = t == J_STRING ? da_keep(a, jdoc_strdup(d, val, NULL)) : (char *)"";
+        ss_json_type t = ss_json_typeof(d, val);
+        char *nm = ss_json_string(d, k, a, NULL);
+        char *vs = t == SS_JSON_STRING ? ss_json_string(d, val, a, NULL) : (char *)"";
         if (!nm || !vs) return snprintf(err, errlen, "out of memory"), false;
-        if (t != J_STRING && t != J_NULL) {
+        if (t != SS_JSON_STRING && t != SS_JSON_NULL) {
             snprintf(err, errlen, "%s%s.%s must be a string", where, name, nm);
             return false;
         }
         p[i].name = nm;
         p[i].value = vs;
-        k = jdoc_next(d, val);
+        k = ss_json_next(d, val);
     }
     *out = p;
     *count = (size_t)n;
     return true;
 }
 
-static bool parse_item(const jdoc *d, int obj, darena *a, item *it, char *err, size_t errlen,
+static bool parse_item(const ss_json *d, int obj, ss_arena *a, item *it, char *err, size_t errlen,
                        const char *where)
 {
     memset(it, 0, sizeof *it);
-    if (jdoc_type(d, obj) != J_OBJECT) {
+    if (ss_json_typeof(d, obj) != SS_JSON_OBJECT) {
         snprintf(err, errlen, "%smust be an object", where);
         return false;
     }
@@ -323,18 +297,18 @@ static bool parse_item(const jdoc *d, int obj, darena *a, item *it, char *err, s
         snprintf(err, errlen, "%skey must not contain a NUL character", where);
         return false;
     }
-    int v = jdoc_get(d, obj, "value");
+    int v = ss_json_get(d, obj, "value", true);
     if (v >= 0) {
-        it->value = jdoc_raw(d, v, &it->value_len);
+        it->value = ss_json_raw(d, v, &it->value_len);
     } else {
         it->value = "null"; /* what daprd stores for a missing value (Go's nil marshalled) */
         it->value_len = 4;
     }
     if (!str_member(d, obj, "etag", a, &it->etag, NULL, err, errlen, where)) return false;
     if (!md_member(d, obj, "metadata", a, &it->md, &it->nmd, err, errlen, where)) return false;
-    int o = jdoc_get(d, obj, "options");
-    if (o >= 0 && jdoc_type(d, o) != J_NULL) {
-        if (jdoc_type(d, o) != J_OBJECT) {
+    int o = ss_json_get(d, obj, "options", true);
+    if (o >= 0 && ss_json_typeof(d, o) != SS_JSON_NULL) {
+        if (ss_json_typeof(d, o) != SS_JSON_OBJECT) {
             snprintf(err, errlen, "%soptions must be an object", where);
             return false;
         }
@@ -347,7 +321,7 @@ static bool parse_item(const jdoc *d, int obj, darena *a, item *it, char *err, s
 
 /* parse_item for a save or a transaction operation: a bad item is answered here, with 400 (500
  * when out of memory), and false returned. */
-static bool parse_item_or_answer(const jdoc *d, int obj, darena *a, item *it, hresp *r,
+static bool parse_item_or_answer(const ss_json *d, int obj, ss_arena *a, item *it, hresp *r,
                                  const char *where)
 {
     char err[512];
@@ -366,13 +340,13 @@ static bool parse_item_or_answer(const jdoc *d, int obj, darena *a, item *it, hr
 static void h_get(const dserver *s, const dstore *st, const char *key, size_t klen, const hreq *q,
                   hresp *r)
 {
-    darena a = {0};
+    ss_arena a = {0};
     char kbuf[512];
     char *k = make_key_buf(s, st, key, klen, &a, r, "", kbuf, sizeof kbuf);
     ss_get_request g = {.key = k, .consistency = query_get(q, "consistency")};
     if (!k || !query_metadata(q, &a, (ss_pair **)&g.metadata, &g.metadata_count)) {
         if (k) oom_resp(r);
-        da_free(&a);
+        ss_arena_free(&a);
         return;
     }
     ss_value *v = NULL;
@@ -397,13 +371,13 @@ static void h_get(const dserver *s, const dstore *st, const char *key, size_t kl
             oom_resp(r);
         }
     }
-    da_free(&a);
+    ss_arena_free(&a);
 }
 
 static void h_delete(const dserver *s, const dstore *st, const char *key, size_t klen,
                      const hreq *q, hresp *r)
 {
-    darena a = {0};
+    ss_arena a = {0};
     char kbuf[512];
     char *k = make_key_buf(s, st, key, klen, &a, r, "", kbuf, sizeof kbuf);
     ss_delete_request d = {
@@ -414,7 +388,7 @@ static void h_delete(const dserver *s, const dstore *st, const char *key, size_t
     };
     if (!k || !query_metadata(q, &a, (ss_pair **)&d.metadata, &d.metadata_count)) {
         if (k) oom_resp(r);
-        da_free(&a);
+        ss_arena_free(&a);
         return;
     }
     derr e;
@@ -422,34 +396,33 @@ static void h_delete(const dserver *s, const dstore *st, const char *key, size_t
         empty_resp(r, 204);
     else
         http_err(r, &e);
-    da_free(&a);
+    ss_arena_free(&a);
 }
 
-static jdoc *parse_body(const hreq *q, hresp *r)
+static bool parse_body(const hreq *q, hresp *r, ss_json *doc)
 {
     char err[256];
-    bool oom;
-    jdoc *d = jdoc_parse(q->body ? q->body : "", q->body_len, err, sizeof err, &oom);
-    if (!d) {
-        if (oom)
-            oom_resp(r);
-        else
-            err_resp(r, 400, "ERR_MALFORMED_REQUEST", "failed deserializing HTTP body: %s", err);
-    }
-    return d;
+    ss_json_result res =
+        ss_json_parse(doc, q->body ? q->body : "", q->body_len, 0, err, sizeof err);
+    if (res == SS_JSON_NOMEM)
+        oom_resp(r);
+    else if (res != SS_JSON_OK)
+        err_resp(r, 400, "ERR_MALFORMED_REQUEST", "failed deserializing HTTP body: %s", err);
+    return res == SS_JSON_OK;
 }
 
 static void h_save(const dserver *s, const dstore *st, const hreq *q, hresp *r)
 {
-    jdoc *d = parse_body(q, r);
-    if (!d) return;
-    darena a = {0};
-    if (jdoc_type(d, 0) != J_ARRAY) {
+    ss_json doc;
+    if (!parse_body(q, r, &doc)) return;
+    const ss_json *d = &doc;
+    ss_arena a = {0};
+    if (ss_json_typeof(d, 0) != SS_JSON_ARRAY) {
         err_resp(r, 400, "ERR_MALFORMED_REQUEST",
                  "failed deserializing HTTP body: the body must be a JSON array of state items");
         goto out;
     }
-    size_t n = (size_t)jdoc_size(d, 0);
+    size_t n = (size_t)ss_json_size(d, 0);
     if (n == 0) {
         empty_resp(r, 204);
         goto out;
@@ -457,13 +430,13 @@ static void h_save(const dserver *s, const dstore *st, const hreq *q, hresp *r)
     if (too_many(s, n, "state items", "ERR_MALFORMED_REQUEST", r)) goto out;
     ss_pair *qmd;
     size_t nqmd;
-    ss_set_request *reqs = da_alloc(&a, n * sizeof *reqs);
+    ss_set_request *reqs = ss_arena_alloc(&a, n * sizeof *reqs);
     if (!reqs || !query_metadata(q, &a, &qmd, &nqmd)) {
         oom_resp(r);
         goto out;
     }
-    int t = jdoc_child(d, 0);
-    for (size_t i = 0; i < n; i++, t = jdoc_next(d, t)) {
+    int t = ss_json_child(d, 0);
+    for (size_t i = 0; i < n; i++, t = ss_json_next(d, t)) {
         char where[64];
         snprintf(where, sizeof where, "item %zu: ", i);
         item it;
@@ -490,37 +463,39 @@ static void h_save(const dserver *s, const dstore *st, const hreq *q, hresp *r)
     else
         http_err(r, &e);
 out:
-    da_free(&a);
-    jdoc_free(d);
+    ss_arena_free(&a);
+    ss_json_dispose(&doc);
 }
 
 static void h_bulk(const dserver *s, const dstore *st, const hreq *q, hresp *r)
 {
-    jdoc *d = parse_body(q, r);
-    if (!d) return;
-    darena a = {0};
+    ss_json doc;
+    if (!parse_body(q, r, &doc)) return;
+    const ss_json *d = &doc;
+    ss_arena a = {0};
     ss_results res = {0};
-    jbuf b = {0};
-    if (jdoc_type(d, 0) != J_OBJECT) {
+    ss_buf b = {0};
+    if (ss_json_typeof(d, 0) != SS_JSON_OBJECT) {
         err_resp(r, 400, "ERR_MALFORMED_REQUEST",
                  "failed deserializing HTTP body: the body must be a JSON object");
         goto out;
     }
-    int keys = jdoc_get(d, 0, "keys");
-    if (keys >= 0 && jdoc_type(d, keys) != J_ARRAY && jdoc_type(d, keys) != J_NULL) {
+    int keys = ss_json_get(d, 0, "keys", true);
+    if (keys >= 0 && ss_json_typeof(d, keys) != SS_JSON_ARRAY &&
+        ss_json_typeof(d, keys) != SS_JSON_NULL) {
         err_resp(r, 400, "ERR_MALFORMED_REQUEST",
                  "failed deserializing HTTP body: keys must be an array of strings");
         goto out;
     }
     long parallelism = 0;
-    int par = jdoc_get(d, 0, "parallelism");
-    if (par >= 0 && jdoc_type(d, par) != J_NULL) {
+    int par = ss_json_get(d, 0, "parallelism", true);
+    if (par >= 0 && ss_json_typeof(d, par) != SS_JSON_NULL) {
         size_t plen;
-        const char *p = jdoc_raw(d, par, &plen);
+        const char *p = ss_json_raw(d, par, &plen);
         char tmp[32];
         char *end = NULL;
         long v = -1;
-        if (jdoc_type(d, par) == J_NUMBER && plen < sizeof tmp) {
+        if (ss_json_typeof(d, par) == SS_JSON_NUMBER && plen < sizeof tmp) {
             memcpy(tmp, p, plen);
             tmp[plen] = '\0';
             v = strtol(tmp, &end, 10);
@@ -549,25 +524,26 @@ static void h_bulk(const dserver *s, const dstore *st, const hreq *q, hresp *r)
         oom_resp(r);
         goto out;
     }
-    size_t n = keys >= 0 && jdoc_type(d, keys) == J_ARRAY ? (size_t)jdoc_size(d, keys) : 0;
+    size_t n =
+        keys >= 0 && ss_json_typeof(d, keys) == SS_JSON_ARRAY ? (size_t)ss_json_size(d, keys) : 0;
     if (too_many(s, n, "keys", "ERR_MALFORMED_REQUEST", r)) goto out;
-    ss_get_request *reqs = da_alloc(&a, (n ? n : 1) * sizeof *reqs);
-    char **ukeys = da_alloc(&a, (n ? n : 1) * sizeof *ukeys);
-    size_t *ulens = da_alloc(&a, (n ? n : 1) * sizeof *ulens);
+    ss_get_request *reqs = ss_arena_alloc(&a, (n ? n : 1) * sizeof *reqs);
+    char **ukeys = ss_arena_alloc(&a, (n ? n : 1) * sizeof *ukeys);
+    size_t *ulens = ss_arena_alloc(&a, (n ? n : 1) * sizeof *ulens);
     if (!reqs || !ukeys || !ulens) {
         oom_resp(r);
         goto out;
     }
-    int t = n ? jdoc_child(d, keys) : 0;
-    for (size_t i = 0; i < n; i++, t = jdoc_next(d, t)) {
+    int t = n ? ss_json_child(d, keys) : 0;
+    for (size_t i = 0; i < n; i++, t = ss_json_next(d, t)) {
         char where[64];
         snprintf(where, sizeof where, "keys[%zu]: ", i);
-        if (jdoc_type(d, t) != J_STRING) {
+        if (ss_json_typeof(d, t) != SS_JSON_STRING) {
             err_resp(r, 400, "ERR_MALFORMED_REQUEST",
                      "failed deserializing HTTP body: %skey must be a string", where);
             goto out;
         }
-        ukeys[i] = da_keep(&a, jdoc_strdup(d, t, &ulens[i]));
+        ukeys[i] = ss_json_string(d, t, &a, &ulens[i]);
         if (!ukeys[i]) {
             oom_resp(r);
             goto out;
@@ -589,52 +565,52 @@ static void h_bulk(const dserver *s, const dstore *st, const hreq *q, hresp *r)
         http_err(r, &e);
         goto out;
     }
-    jb_lit(&b, "[");
+    ss_buf_str(&b, "[");
     for (size_t i = 0; i < n && i < res.count; i++) {
         const ss_item_result *it = &res.items[i];
-        if (i) jb_lit(&b, ",");
-        jb_lit(&b, "{\"key\":");
-        jb_str(&b, ukeys[i], ulens[i]);
+        if (i) ss_buf_str(&b, ",");
+        ss_buf_str(&b, "{\"key\":");
+        ss_json_put_str(&b, ukeys[i], ulens[i]);
         if (it->code != SS_OK) {
-            jb_lit(&b, ",\"error\":");
-            jb_cstr(&b, it->error ? it->error : ss_code_text(it->code));
+            ss_buf_str(&b, ",\"error\":");
+            ss_json_put_cstr(&b, it->error ? it->error : ss_code_text(it->code));
         } else if (it->value) {
             const ss_value *v = it->value;
-            jb_lit(&b, ",\"data\":");
+            ss_buf_str(&b, ",\"data\":");
             /* Values stored by other clients may not be JSON: send those as a JSON string. */
-            if (json_valid(v->data, v->len))
-                jb_raw(&b, v->data, v->len);
+            if (ss_json_valid(v->data, v->len, 0, NULL, 0))
+                ss_buf_add(&b, v->data, v->len);
             else
-                jb_str(&b, v->data, v->len);
+                ss_json_put_str(&b, v->data, v->len);
             if (v->etag && *v->etag) {
-                jb_lit(&b, ",\"etag\":");
-                jb_cstr(&b, v->etag);
+                ss_buf_str(&b, ",\"etag\":");
+                ss_json_put_cstr(&b, v->etag);
             }
             if (v->metadata_count) {
-                jb_lit(&b, ",\"metadata\":{");
+                ss_buf_str(&b, ",\"metadata\":{");
                 for (size_t m = 0; m < v->metadata_count; m++) {
-                    if (m) jb_lit(&b, ",");
-                    jb_cstr(&b, v->metadata[m].name);
-                    jb_lit(&b, ":");
-                    jb_cstr(&b, v->metadata[m].value);
+                    if (m) ss_buf_str(&b, ",");
+                    ss_json_put_cstr(&b, v->metadata[m].name);
+                    ss_buf_str(&b, ":");
+                    ss_json_put_cstr(&b, v->metadata[m].value);
                 }
-                jb_lit(&b, "}");
+                ss_buf_str(&b, "}");
             }
         }
-        jb_lit(&b, "}");
+        ss_buf_str(&b, "}");
     }
-    jb_lit(&b, "]");
+    ss_buf_str(&b, "]");
     size_t len;
-    char *body = jb_take(&b, &len);
+    char *body = ss_buf_take(&b, &len);
     if (!body)
         oom_resp(r);
     else
         set_body(r, 200, CT_JSON, body, len);
 out:
-    jb_free(&b);
+    ss_buf_free(&b);
     ss_results_free(&res);
-    da_free(&a);
-    jdoc_free(d);
+    ss_arena_free(&a);
+    ss_json_dispose(&doc);
 }
 
 static void h_transaction(const dserver *s, const dstore *st, const hreq *q, hresp *r)
@@ -644,17 +620,19 @@ static void h_transaction(const dserver *s, const dstore *st, const hreq *q, hre
         http_err(r, &e);
         return;
     }
-    jdoc *d = parse_body(q, r);
-    if (!d) return;
-    darena a = {0};
+    ss_json doc;
+    if (!parse_body(q, r, &doc)) return;
+    const ss_json *d = &doc;
+    ss_arena a = {0};
     char err[512];
-    if (jdoc_type(d, 0) != J_OBJECT) {
+    if (ss_json_typeof(d, 0) != SS_JSON_OBJECT) {
         err_resp(r, 400, "ERR_MALFORMED_REQUEST",
                  "failed deserializing HTTP body: the body must be a JSON object");
         goto out;
     }
-    int ops = jdoc_get(d, 0, "operations");
-    if (ops >= 0 && jdoc_type(d, ops) != J_ARRAY && jdoc_type(d, ops) != J_NULL) {
+    int ops = ss_json_get(d, 0, "operations", true);
+    if (ops >= 0 && ss_json_typeof(d, ops) != SS_JSON_ARRAY &&
+        ss_json_typeof(d, ops) != SS_JSON_NULL) {
         err_resp(r, 400, "ERR_MALFORMED_REQUEST",
                  "failed deserializing HTTP body: operations must be an array");
         goto out;
@@ -674,7 +652,8 @@ static void h_transaction(const dserver *s, const dstore *st, const hreq *q, hre
         oom_resp(r);
         goto out;
     }
-    size_t n = ops >= 0 && jdoc_type(d, ops) == J_ARRAY ? (size_t)jdoc_size(d, ops) : 0;
+    size_t n =
+        ops >= 0 && ss_json_typeof(d, ops) == SS_JSON_ARRAY ? (size_t)ss_json_size(d, ops) : 0;
     if (n == 0) {
         empty_resp(r, 204);
         goto out;
@@ -683,16 +662,16 @@ static void h_transaction(const dserver *s, const dstore *st, const hreq *q, hre
         http_err(r, &e);
         goto out;
     }
-    ss_operation *op = da_alloc(&a, n * sizeof *op);
+    ss_operation *op = ss_arena_alloc(&a, n * sizeof *op);
     if (!op) {
         oom_resp(r);
         goto out;
     }
-    int t = jdoc_child(d, ops);
-    for (size_t i = 0; i < n; i++, t = jdoc_next(d, t)) {
+    int t = ss_json_child(d, ops);
+    for (size_t i = 0; i < n; i++, t = ss_json_next(d, t)) {
         char where[64];
         snprintf(where, sizeof where, "operations[%zu]: ", i);
-        if (jdoc_type(d, t) != J_OBJECT) {
+        if (ss_json_typeof(d, t) != SS_JSON_OBJECT) {
             err_resp(r, 400, "ERR_MALFORMED_REQUEST",
                      "failed deserializing HTTP body: %smust be an object", where);
             goto out;
@@ -706,9 +685,9 @@ static void h_transaction(const dserver *s, const dstore *st, const hreq *q, hre
                          err);
             goto out;
         }
-        int rq = jdoc_get(d, t, "request");
+        int rq = ss_json_get(d, t, "request", true);
         item it;
-        if (rq < 0 || jdoc_type(d, rq) == J_NULL) {
+        if (rq < 0 || ss_json_typeof(d, rq) == SS_JSON_NULL) {
             memset(&it, 0, sizeof it);
         } else if (!parse_item_or_answer(d, rq, &a, &it, r, where)) {
             goto out;
@@ -744,54 +723,54 @@ static void h_transaction(const dserver *s, const dstore *st, const hreq *q, hre
     else
         http_err(r, &e);
 out:
-    da_free(&a);
-    jdoc_free(d);
+    ss_arena_free(&a);
+    ss_json_dispose(&doc);
 }
 
-static void write_capabilities(jbuf *b, const ss_features *f)
+static void write_capabilities(ss_buf *b, const ss_features *f)
 {
     const char *caps[4];
     size_t n = ds_capabilities(f, caps);
-    jb_lit(b, "[");
+    ss_buf_str(b, "[");
     for (size_t i = 0; i < n; i++) {
-        if (i) jb_lit(b, ",");
-        jb_cstr(b, caps[i]);
+        if (i) ss_buf_str(b, ",");
+        ss_json_put_cstr(b, caps[i]);
     }
-    jb_lit(b, "]");
+    ss_buf_str(b, "]");
 }
 
 static void h_metadata(const dserver *s, hresp *r)
 {
-    jbuf b = {0};
-    jb_lit(&b, "{\"id\":");
-    jb_cstr(&b, s->app_id);
-    jb_lit(&b, ",\"runtimeVersion\":");
-    jb_cstr(&b, SS_VERSION_STRING);
-    jb_lit(&b, ",\"enabledFeatures\":[],\"actors\":[],\"components\":[");
+    ss_buf b = {0};
+    ss_buf_str(&b, "{\"id\":");
+    ss_json_put_cstr(&b, s->app_id);
+    ss_buf_str(&b, ",\"runtimeVersion\":");
+    ss_json_put_cstr(&b, SS_VERSION_STRING);
+    ss_buf_str(&b, ",\"enabledFeatures\":[],\"actors\":[],\"components\":[");
     for (size_t i = 0; i < s->nstores; i++) {
         const dstore *st = &s->stores[i];
-        if (i) jb_lit(&b, ",");
-        jb_lit(&b, "{\"name\":");
-        jb_cstr(&b, st->name);
-        jb_lit(&b, ",\"type\":");
-        jb_cstr(&b, st->type);
-        jb_lit(&b, ",\"version\":");
-        jb_cstr(&b, st->version);
-        jb_lit(&b, ",\"capabilities\":");
+        if (i) ss_buf_str(&b, ",");
+        ss_buf_str(&b, "{\"name\":");
+        ss_json_put_cstr(&b, st->name);
+        ss_buf_str(&b, ",\"type\":");
+        ss_json_put_cstr(&b, st->type);
+        ss_buf_str(&b, ",\"version\":");
+        ss_json_put_cstr(&b, st->version);
+        ss_buf_str(&b, ",\"capabilities\":");
         write_capabilities(&b, &st->features);
-        jb_lit(&b, "}");
+        ss_buf_str(&b, "}");
     }
-    jb_lit(&b, "],\"httpEndpoints\":[],\"subscriptions\":[],\"appConnectionProperties\":{},"
-               "\"extended\":{\"daprRuntimeVersion\":\"statestored ");
-    jb_lit(&b, SS_VERSION_STRING);
-    jb_lit(&b, "\",\"drivers\":[");
+    ss_buf_str(&b, "],\"httpEndpoints\":[],\"subscriptions\":[],\"appConnectionProperties\":{},"
+                   "\"extended\":{\"daprRuntimeVersion\":\"statestored ");
+    ss_buf_str(&b, SS_VERSION_STRING);
+    ss_buf_str(&b, "\",\"drivers\":[");
     for (size_t i = 0; i < s->nstores; i++) {
-        if (i) jb_lit(&b, ",");
-        jb_cstr(&b, ss_store_driver(s->stores[i].store));
+        if (i) ss_buf_str(&b, ",");
+        ss_json_put_cstr(&b, ss_store_driver(s->stores[i].store));
     }
-    jb_lit(&b, "]}}");
+    ss_buf_str(&b, "]}}");
     size_t len;
-    char *body = jb_take(&b, &len);
+    char *body = ss_buf_take(&b, &len);
     if (!body) {
         oom_resp(r);
         return;
@@ -866,7 +845,7 @@ void api_handle(const dserver *s, const hreq *q, hresp *r)
         err_resp(r, 400, "ERR_STATE_STORE_NOT_FOUND", "state store name too long (%zu bytes)", srl);
         goto done;
     }
-    if (go_query_unescape(store, store_raw, srl) < 0) {
+    if (ss_pct_decode(store, store_raw, srl, SS_PCT_PLUS) < 0) {
         err_resp(r, 400, "ERR_MALFORMED_REQUEST", "invalid URL escape in store name: %s",
                  store_raw);
         goto done;
@@ -902,7 +881,7 @@ void api_handle(const dserver *s, const hreq *q, hresp *r)
             oom_resp(r);
             goto done;
         }
-        long kl = go_query_unescape(key, rest, rl);
+        long kl = ss_pct_decode(key, rest, rl, SS_PCT_PLUS);
         if (kl < 0) {
             err_resp(r, 400, "ERR_MALFORMED_REQUEST", "invalid URL escape in key: %s", rest);
         } else {

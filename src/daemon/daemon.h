@@ -8,6 +8,10 @@
 
 #include <statestore.h>
 
+/* Paths and query parameters are decoded as Go's url.QueryUnescape does: ss_pct_decode with
+ * SS_PCT_PLUS. */
+#include "support/pct.h"
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -92,10 +96,6 @@ typedef struct hresp {
 /* Serves one request. Never fails: every problem becomes an HTTP status and error body. */
 void api_handle(const dserver *srv, const hreq *req, hresp *resp);
 void hresp_free(hresp *resp);
-
-/* Go's url.QueryUnescape: '+' is a space, %XX is a byte, any other '%' is an error.
- * Writes at most strlen(in) + 1 bytes to out; returns the decoded length or -1. */
-long go_query_unescape(char *out, const char *in, size_t len);
 
 /*
  * The HTTP front end (libmicrohttpd). A front end turns requests into hreq, calls api_handle

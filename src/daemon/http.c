@@ -78,7 +78,8 @@ static enum MHD_Result collect_query(void *cls, enum MHD_ValueKind kind, const c
         q->oom = true;
         return MHD_NO;
     }
-    if (go_query_unescape(k, key, kl) < 0 || go_query_unescape(v, value ? value : "", vl) < 0) {
+    if (ss_pct_decode(k, key, kl, SS_PCT_PLUS) < 0 ||
+        ss_pct_decode(v, value ? value : "", vl, SS_PCT_PLUS) < 0) {
         free(k);
         free(v);
         q->bad = true;

@@ -27,40 +27,6 @@ void derr_oom(derr *e)
     derr_set(e, DF_OOM, "ERR_INTERNAL", "out of memory");
 }
 
-void *da_keep(darena *a, void *p)
-{
-    if (!p) {
-        a->oom = true;
-        return NULL;
-    }
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 16;
-        void **np = realloc(a->ptrs, cap * sizeof *np);
-        if (!np) {
-            free(p);
-            a->oom = true;
-            return NULL;
-        }
-        a->ptrs = np;
-        a->cap = cap;
-    }
-    a->ptrs[a->n++] = p;
-    return p;
-}
-
-void *da_alloc(darena *a, size_t n)
-{
-    return da_keep(a, calloc(n ? n : 1, 1));
-}
-
-void da_free(darena *a)
-{
-    for (size_t i = 0; i < a->n; i++) free(a->ptrs[i]);
-    free(a->ptrs);
-    a->ptrs = NULL;
-    a->n = a->cap = 0;
-}
-
 const dstore *ds_store(const dserver *s, const char *name, derr *e)
 {
     if (s->nstores == 0) {
@@ -74,7 +40,7 @@ const dstore *ds_store(const dserver *s, const char *name, derr *e)
     return NULL;
 }
 
-char *ds_key(const dserver *s, const dstore *st, const char *key, size_t klen, darena *a, derr *e,
+char *ds_key(const dserver *s, const dstore *st, const char *key, size_t klen, ss_arena *a, derr *e,
              const char *where, char *buf, size_t buflen)
 {
     if (klen == 0) {
@@ -100,7 +66,7 @@ char *ds_key(const dserver *s, const dstore *st, const char *key, size_t klen, d
         return NULL;
     }
     size_t need = st->prefix_len + klen + 1;
-    char *k = need <= buflen ? buf : da_alloc(a, need);
+    char *k = need <= buflen ? buf : ss_arena_alloc(a, need);
     if (!k) {
         derr_oom(e);
         return NULL;

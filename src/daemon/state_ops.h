@@ -8,6 +8,7 @@
 #define SS_DAEMON_STATE_OPS_H
 
 #include "daemon.h"
+#include "support/arena.h"
 
 /* Why a request failed, independent of the protocol. */
 typedef enum dfail {
@@ -36,16 +37,7 @@ void derr_set(derr *e, dfail fail, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void derr_oom(derr *e);
 
-/* Everything one request allocates, freed together at its end. */
-typedef struct darena {
-    void **ptrs;
-    size_t n, cap;
-    bool oom;
-} darena;
-
-void *da_keep(darena *a, void *p);   /* takes ownership of p; NULL (p freed) when out of memory */
-void *da_alloc(darena *a, size_t n); /* zeroed */
-void da_free(darena *a);
+/* Everything one request allocates is in an ss_arena (support/arena.h), freed at its end. */
 
 /* The served store of that name, or NULL with daprd's error. */
 const dstore *ds_store(const dserver *s, const char *name, derr *e);
@@ -53,7 +45,7 @@ const dstore *ds_store(const dserver *s, const char *name, derr *e);
 /* Checks a user key (non-empty, --max-key-length, no NUL, no "||") and returns the stored key
  * (prefix + key): in buf when it fits, else in the arena. NULL with the error set. `where`
  * prefixes the message ("item 3: "). */
-char *ds_key(const dserver *s, const dstore *st, const char *key, size_t klen, darena *a, derr *e,
+char *ds_key(const dserver *s, const dstore *st, const char *key, size_t klen, ss_arena *a, derr *e,
              const char *where, char *buf, size_t buflen);
 
 /* --max-bulk-items: false with the error when n is over it. */

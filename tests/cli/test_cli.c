@@ -483,8 +483,8 @@ static void test_transact(void)
     struct {
         const char *body, *want;
     } bad[] = {
-        {"{\"operations\": [", "unexpected end of input"},
-        {"{\"operations\": [],}", "expected a member name"},
+        {"{\"operations\": [", "expected a value at end of input (truncated?)"},
+        {"{\"operations\": [],}", "trailing comma at byte 18"},
         {"[1]", "expected an object"},
         {"{\"operations\": {}}", "operations: expected an array"},
         {"{\"operations\": [{\"operation\": \"merge\", \"request\": {\"key\": \"k\"}}]}",
@@ -500,10 +500,13 @@ static void test_transact(void)
         {"{\"operations\": [], \"metadata\": {\"a\": 1}}", "metadata: values must be strings"},
         {"{\"operations\": [{\"operation\": \"upsert\", \"request\": {\"key\": \"k\", \"value\": "
          "01}}]}",
-         "expected ',' or '}' at byte"},
+         "invalid number (leading zero) at byte 74"},
         {"{\"operations\": [{\"operation\": \"upsert\", \"request\": {\"key\": \"k\", \"value\": "
          "-}}]}",
-         "bad number"},
+         "invalid number at byte 74"},
+        {"{\"operations\": [{\"operation\": \"upsert\", \"request\": {\"key\": \"k\xff\", "
+         "\"value\": 1}}]}",
+         "invalid UTF-8 in string at byte 61"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_text(path_in("bad.json"), bad[i].body);

@@ -95,12 +95,12 @@ static void reply(gresult *r, const ProtobufCMessage *m)
 }
 
 /* map<string,string> to the library's pairs, borrowing the strings. */
-static bool md_pairs(darena *a, md_entry **md, size_t n, const ss_pair **out, size_t *count)
+static bool md_pairs(ss_arena *a, md_entry **md, size_t n, const ss_pair **out, size_t *count)
 {
     *out = NULL;
     *count = 0;
     if (!n) return true;
-    ss_pair *p = da_alloc(a, n * sizeof *p);
+    ss_pair *p = ss_arena_alloc(a, n * sizeof *p);
     if (!p) return false;
     for (size_t i = 0; i < n; i++) {
         p[i].name = md[i]->key;
@@ -135,7 +135,7 @@ static ss_write_options write_options(const StateOptions *o)
 }
 
 /* One StateItem as a set request (key checked and prefixed). */
-static bool item_set(const dserver *s, const dstore *st, const StateItem *it, darena *a,
+static bool item_set(const dserver *s, const dstore *st, const StateItem *it, ss_arena *a,
                      ss_set_request *out, derr *e, const char *where)
 {
     const char *key = it->key ? it->key : "";
@@ -157,7 +157,7 @@ static bool item_set(const dserver *s, const dstore *st, const StateItem *it, da
     return true;
 }
 
-static bool item_delete(const dserver *s, const dstore *st, const StateItem *it, darena *a,
+static bool item_delete(const dserver *s, const dstore *st, const StateItem *it, ss_arena *a,
                         ss_delete_request *out, derr *e, const char *where)
 {
     const char *key = it->key ? it->key : "";
@@ -183,7 +183,7 @@ static bool item_delete(const dserver *s, const dstore *st, const StateItem *it,
 static void rpc_get(const dserver *s, const GetStateRequest *q, gresult *r)
 {
     derr e;
-    darena a = {0};
+    ss_arena a = {0};
     char kbuf[512];
     const dstore *st = ds_store(s, q->store_name, &e);
     char *k = st ? ds_key(s, st, q->key, strlen(q->key), &a, &e, "", kbuf, sizeof kbuf) : NULL;
@@ -212,7 +212,7 @@ static void rpc_get(const dserver *s, const GetStateRequest *q, gresult *r)
                     free(mde);
                     free(mdp);
                     ss_value_free(v);
-                    da_free(&a);
+                    ss_arena_free(&a);
                     fail(r, GRPC_RESOURCE_EXHAUSTED, "ERR_INTERNAL", "out of memory");
                     return;
                 }
@@ -232,13 +232,13 @@ static void rpc_get(const dserver *s, const GetStateRequest *q, gresult *r)
         free(mdp);
     }
     ss_value_free(v);
-    da_free(&a);
+    ss_arena_free(&a);
 }
 
 static void rpc_bulk_get(const dserver *s, const GetBulkStateRequest *q, gresult *r)
 {
     derr e;
-    darena a = {0};
+    ss_arena a = {0};
     ss_results res = {0};
     const dstore *st = ds_store(s, q->store_name, &e);
     size_t n = q->n_keys;
@@ -251,9 +251,9 @@ static void rpc_bulk_get(const dserver *s, const GetBulkStateRequest *q, gresult
         reply(r, &m.base);
         return;
     }
-    ss_get_request *reqs = da_alloc(&a, n * sizeof *reqs);
-    BulkStateItem *items = da_alloc(&a, n * sizeof *items);
-    BulkStateItem **ptrs = da_alloc(&a, n * sizeof *ptrs);
+    ss_get_request *reqs = ss_arena_alloc(&a, n * sizeof *reqs);
+    BulkStateItem *items = ss_arena_alloc(&a, n * sizeof *items);
+    BulkStateItem **ptrs = ss_arena_alloc(&a, n * sizeof *ptrs);
     const ss_pair *md;
     size_t nmd;
     if (!reqs || !items || !ptrs ||
@@ -291,8 +291,8 @@ static void rpc_bulk_get(const dserver *s, const GetBulkStateRequest *q, gresult
             it->data.len = v->len;
             if (v->etag) it->etag = v->etag;
             if (v->metadata_count) {
-                BulkStateMd *mde = da_alloc(&a, v->metadata_count * sizeof *mde);
-                BulkStateMd **mdp = da_alloc(&a, v->metadata_count * sizeof *mdp);
+                BulkStateMd *mde = ss_arena_alloc(&a, v->metadata_count * sizeof *mde);
+                BulkStateMd **mdp = ss_arena_alloc(&a, v->metadata_count * sizeof *mdp);
                 if (!mde || !mdp) {
                     derr_oom(&e);
                     fail_d(r, &e);
@@ -315,7 +315,7 @@ static void rpc_bulk_get(const dserver *s, const GetBulkStateRequest *q, gresult
     reply(r, &m.base);
 out:
     ss_results_free(&res);
-    da_free(&a);
+    ss_arena_free(&a);
 }
 
 /* SaveState and DeleteBulkState: the same item list, set or deleted. */
@@ -323,7 +323,7 @@ static void rpc_write_items(const dserver *s, const char *store_name, StateItem 
                             bool del, gresult *r)
 {
     derr e;
-    darena a = {0};
+    ss_arena a = {0};
     const dstore *st = ds_store(s, store_name, &e);
     if (!st || !ds_count_ok(s, n, "state items", "ERR_MALFORMED_REQUEST", &e)) {
         fail_d(r, &e);
@@ -333,8 +333,8 @@ static void rpc_write_items(const dserver *s, const char *store_name, StateItem 
         reply(r, NULL);
         return;
     }
-    ss_set_request *sets = del ? NULL : da_alloc(&a, n * sizeof *sets);
-    ss_delete_request *dels = del ? da_alloc(&a, n * sizeof *dels) : NULL;
+    ss_set_request *sets = del ? NULL : ss_arena_alloc(&a, n * sizeof *sets);
+    ss_delete_request *dels = del ? ss_arena_alloc(&a, n * sizeof *dels) : NULL;
     if (!sets && !dels) {
         derr_oom(&e);
         fail_d(r, &e);
@@ -355,13 +355,13 @@ static void rpc_write_items(const dserver *s, const char *store_name, StateItem 
     else
         fail_d(r, &e);
 out:
-    da_free(&a);
+    ss_arena_free(&a);
 }
 
 static void rpc_delete(const dserver *s, const DeleteStateRequest *q, gresult *r)
 {
     derr e;
-    darena a = {0};
+    ss_arena a = {0};
     char kbuf[512];
     const dstore *st = ds_store(s, q->store_name, &e);
     char *k = st ? ds_key(s, st, q->key, strlen(q->key), &a, &e, "", kbuf, sizeof kbuf) : NULL;
@@ -381,13 +381,13 @@ static void rpc_delete(const dserver *s, const DeleteStateRequest *q, gresult *r
     } else {
         fail_d(r, &e);
     }
-    da_free(&a);
+    ss_arena_free(&a);
 }
 
 static void rpc_transaction(const dserver *s, const TxRequest *q, gresult *r)
 {
     derr e;
-    darena a = {0};
+    ss_arena a = {0};
     const dstore *st = ds_store(s, q->storename, &e);
     size_t n = q->n_operations;
     if (!st || !ds_tx_supported(st, &e) || !ds_tx_check(s, st, n, &e)) {
@@ -399,7 +399,7 @@ static void rpc_transaction(const dserver *s, const TxRequest *q, gresult *r)
         return;
     }
     ss_transaction tx = {0};
-    ss_operation *op = da_alloc(&a, n * sizeof *op);
+    ss_operation *op = ss_arena_alloc(&a, n * sizeof *op);
     if (!op ||
         !md_pairs(&a, (md_entry **)q->metadata, q->n_metadata, &tx.metadata, &tx.metadata_count)) {
         derr_oom(&e);
@@ -428,7 +428,7 @@ static void rpc_transaction(const dserver *s, const TxRequest *q, gresult *r)
     else
         fail_d(r, &e);
 out:
-    da_free(&a);
+    ss_arena_free(&a);
 }
 
 static void rpc_query(const dserver *s, const QueryStateRequest *q, gresult *r)
