@@ -22,6 +22,7 @@
 #include <statestore/driver.h>
 
 #include "support/base64.h"
+#include "support/pct.h"
 #include "support/periodic.h"
 #include "support/utf8.h"
 
@@ -410,36 +411,6 @@ static bool is_memory_db(const char *cs)
            strstr(cs, "mode=memory") != NULL;
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-    return -1;
-}
-
-/* URL-decodes src[0..n) into dst (dstsize > 0); false when it does not fit or is malformed. */
-static bool url_decode(const char *src, size_t n, char *dst, size_t dstsize)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char ch = src[i];
-        if (ch == '+') {
-            ch = ' ';
-        } else if (ch == '%') {
-            if (i + 2 >= n) return false;
-            int hi = hexval(src[i + 1]), lo = hexval(src[i + 2]);
-            if (hi < 0 || lo < 0) return false;
-            ch = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        if (o + 1 >= dstsize) return false;
-        dst[o++] = ch;
-    }
-    dst[o] = 0;
-    return true;
-}
-
 /*
  * Dapr's Go driver takes `_pragma=name(value)` options in the connection string (SQLite itself
  * ignores them). They are applied the same way here; like Dapr, busy_timeout, journal_mode and
@@ -456,7 +427,7 @@ static ss_code parse_pragmas(sqlite_store *s, const char *cs, ss_error *err)
         q = end;
         if (len < 8 || strncmp(start, "_pragma=", 8) != 0) continue;
         char v[128];
-        bool ok = url_decode(start + 8, len - 8, v, sizeof v);
+        bool ok = len - 8 < sizeof v && ss_pct_decode(v, start + 8, len - 8, SS_PCT_PLUS) >= 0;
         size_t name_len = 0;
         while (ok && (v[name_len] == '_' || (v[name_len] >= 'a' && v[name_len] <= 'z') ||
                       (v[name_len] >= 'A' && v[name_len] <= 'Z') ||

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "statestore/driver.h"
+#include "support/pct.h"
 #include "support/strbuf.h"
 
 /* ------------------------------------------------------------------------------------------ */
@@ -70,35 +71,6 @@ static void b_uri_encode(ss_buf *b, const char *s, size_t n, bool keep_slash)
     }
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* Decodes %XX escapes so that already-encoded and raw query text canonicalise alike. */
-static char *pct_decode(const char *s, size_t n, size_t *out_len)
-{
-    char *o = malloc(n + 1);
-    if (!o) return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (s[i] == '%' && i + 2 < n && (hi = hexval(s[i + 1])) >= 0 &&
-            (lo = hexval(s[i + 2])) >= 0) {
-            o[k++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            o[k++] = s[i];
-        }
-    }
-    o[k] = '\0';
-    *out_len = k;
-    return o;
-}
-
 static void canonical_path(ss_buf *b, const char *path, bool normalize)
 {
     if (!path || !*path) path = "/";
@@ -149,8 +121,9 @@ static int qparam_cmp(const void *a, const void *b)
 
 static char *encode_alloc(const char *s, size_t n)
 {
+    /* Decoded first, so that already-encoded and raw query text canonicalise alike. */
     size_t dl = 0;
-    char *d = pct_decode(s, n, &dl);
+    char *d = ss_pct_decode_alloc(s, n, SS_PCT_LENIENT, &dl);
     if (!d) return NULL;
     ss_buf b = {0};
     b_uri_encode(&b, d, dl, false);

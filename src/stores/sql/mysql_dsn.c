@@ -1,7 +1,7 @@
 /* mysql_dsn.c — see mysql_dsn.h. */
 #include "stores/sql/mysql_dsn.h"
+#include "support/pct.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -15,27 +15,6 @@ void ss_mysql_dsn_free(ss_mysql_dsn *d)
     free(d->socket);
     free(d->dbname);
     memset(d, 0, sizeof *d);
-}
-
-static char *my_unescape(const char *s, size_t n)
-{
-    char *out = malloc(n + 1);
-    if (!out) return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
-            isxdigit((unsigned char)s[i + 2])) {
-            char hex[3] = {s[i + 1], s[i + 2], 0};
-            out[o++] = (char)strtol(hex, NULL, 16);
-            i += 2;
-        } else if (s[i] == '+') {
-            out[o++] = ' ';
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
-    return out;
 }
 
 /* Go durations ("5s", "1m30s", "500ms"); -1 when malformed. */
@@ -145,7 +124,7 @@ ss_code ss_mysql_dsn_parse(const char *s, ss_mysql_dsn *d, ss_error *err)
     /* dbname?params */
     const char *q = strchr(slash + 1, '?');
     size_t dblen = q ? (size_t)(q - slash - 1) : strlen(slash + 1);
-    d->dbname = my_unescape(slash + 1, dblen);
+    d->dbname = ss_pct_decode_alloc(slash + 1, dblen, SS_PCT_PLUS | SS_PCT_LENIENT, NULL);
     if (!d->dbname) goto nomem;
     for (const char *p = q ? q + 1 : NULL; p && *p;) {
         const char *amp = strchr(p, '&');
@@ -153,7 +132,7 @@ ss_code ss_mysql_dsn_parse(const char *s, ss_mysql_dsn *d, ss_error *err)
         const char *eq = memchr(p, '=', n);
         if (eq) {
             size_t kl = (size_t)(eq - p);
-            char *val = my_unescape(eq + 1, n - kl - 1);
+            char *val = ss_pct_decode_alloc(eq + 1, n - kl - 1, SS_PCT_PLUS | SS_PCT_LENIENT, NULL);
             if (!val) goto nomem;
             bool ok = true;
             if (kl == 3 && strncmp(p, "tls", 3) == 0) {
