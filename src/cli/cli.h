@@ -22,6 +22,9 @@ enum {
     EXIT_CANTCREAT = 73, /* an output file cannot be created */
     EXIT_IOERR = 74,     /* reading or writing failed */
     EXIT_CONFIG = 78,    /* an invalid component file */
+    /* Not an exit status: a subcommand returns it after its --help, and main prints the help
+     * (from its table) and exits 0. */
+    EXIT_HELP = 256,
 };
 
 /* A growable list of owned name/value pairs (--prop, --metadata). */
@@ -66,7 +69,8 @@ int cli_usage(const cli *c, const char *cmd, const char *fmt, ...)
 #endif
     ;
 
-/* Opens the selected store into c->store (once). Returns 0 or an exit status (already reported). */
+/* Opens the selected store into c->store (once; store.c). Returns 0 or an exit status (already
+ * reported). */
 int cli_open_store(cli *c);
 
 /* ------------------------------------------------------------------------------------------ */
@@ -119,7 +123,8 @@ enum {
     O_OUTPUT,
 };
 
-/* Parses a subcommand's arguments. Returns -1 to go on, else the exit status (0 after --help). */
+/* Parses a subcommand's arguments. Returns -1 to go on, else the exit status (EXIT_HELP after
+ * --help). */
 int cmd_parse(cli *c, const char *cmd, int argc, char **argv, const opt_spec *opts, cmd_args *a);
 void cmd_args_free(cmd_args *a);
 
@@ -136,9 +141,6 @@ int cmd_import(cli *c, int argc, char **argv);
 int cmd_export(cli *c, int argc, char **argv);
 int cmd_describe(cli *c, int argc, char **argv);
 int cmd_drivers(cli *c, int argc, char **argv);
-
-/* Prints a subcommand's help (from the table in main.c) to `f`. */
-void cli_print_command_help(FILE *f, const char *cmd);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Files and text                                                                              */

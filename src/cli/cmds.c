@@ -28,8 +28,7 @@ int cmd_parse(cli *c, const char *cmd, int argc, char **argv, const opt_spec *op
         case ARG_END:
             return -1;
         case ARG_HELP:
-            cli_print_command_help(stdout, cmd);
-            return 0;
+            return EXIT_HELP;
         case ARG_ERROR:
             return EXIT_USAGE;
         case ARG_POSITIONAL:

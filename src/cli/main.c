@@ -1,17 +1,12 @@
 /*
- * main.c — the statestore CLI: global options, the subcommand table, help, and opening the
- * selected store (component files, an ad-hoc --driver, or the embedded SQLite default).
+ * main.c — the statestore CLI: the subcommand table, help, and dispatch. Global options are
+ * parsed in args.c, the store is opened in store.c.
  */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
-#include "components/components.h"
-
-#define DEFAULT_STORE_NAME "statestore"
-#define DEFAULT_STORE_PATH "./statestore.db"
 
 typedef struct command {
     const char *name;
@@ -125,290 +120,9 @@ static void print_main_help(FILE *f)
     fprintf(f, "\n%s", GLOBAL_HELP);
 }
 
-void cli_print_command_help(FILE *f, const char *cmd)
+static void print_command_help(FILE *f, const command *cmd)
 {
-    for (size_t i = 0; i < NCOMMANDS; i++) {
-        if (strcmp(COMMANDS[i].name, cmd) != 0) continue;
-        fprintf(f, "Usage: statestore [OPTIONS] %s\n%s", COMMANDS[i].usage, GLOBAL_HELP);
-        return;
-    }
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Arguments                                                                                   */
-/* ------------------------------------------------------------------------------------------ */
-
-enum {
-    G_RESOURCES = 1000,
-    G_STORE,
-    G_DRIVER,
-    G_PROP,
-    G_DEFAULT_PATH,
-    G_JSON,
-    G_QUIET,
-    G_HELP,
-    G_VERSION,
-};
-
-static const opt_spec GLOBAL_OPTS[] = {
-    {"resources-path", 0, true, G_RESOURCES},
-    {"components-path", 0, true, G_RESOURCES},
-    {"store", 0, true, G_STORE},
-    {"driver", 0, true, G_DRIVER},
-    {"prop", 0, true, G_PROP},
-    {"default-store-path", 0, true, G_DEFAULT_PATH},
-    {"json", 0, false, G_JSON},
-    {"quiet", 'q', false, G_QUIET},
-    {"help", 'h', false, G_HELP},
-    {"version", 0, false, G_VERSION},
-    {NULL, 0, false, 0},
-};
-
-static const opt_spec *find_opt(const opt_spec *opts, const char *name, size_t len, char short_name)
-{
-    for (; opts && opts->name; opts++) {
-        if (short_name) {
-            if (opts->short_name == short_name) return opts;
-        } else if (strlen(opts->name) == len && strncmp(opts->name, name, len) == 0) {
-            return opts;
-        }
-    }
-    return NULL;
-}
-
-int arg_next(cli *c, arg_iter *it, const char *cmd, const opt_spec *opts, const char **val)
-{
-    *val = NULL;
-    for (;;) {
-        if (it->i >= it->argc) return ARG_END;
-        char *a = it->argv[it->i++];
-        if (it->only_positional || a[0] != '-' || strcmp(a, "-") == 0) {
-            *val = a;
-            return ARG_POSITIONAL;
-        }
-        if (strcmp(a, "--") == 0) {
-            it->only_positional = true;
-            continue;
-        }
-        const opt_spec *o;
-        const char *inline_val = NULL;
-        const char *shown = a;
-        if (a[1] == '-') {
-            const char *name = a + 2;
-            const char *eq = strchr(name, '=');
-            size_t len = eq ? (size_t)(eq - name) : strlen(name);
-            if (eq) inline_val = eq + 1;
-            o = find_opt(opts, name, len, 0);
-            if (!o) o = find_opt(GLOBAL_OPTS, name, len, 0);
-        } else {
-            if (a[2] != '\0') {
-                cli_usage(c, cmd, "unknown option '%s'", a);
-                return ARG_ERROR;
-            }
-            o = find_opt(opts, NULL, 0, a[1]);
-            if (!o) o = find_opt(GLOBAL_OPTS, NULL, 0, a[1]);
-        }
-        if (!o) {
-            cli_usage(c, cmd, "unknown option '%s'", shown);
-            return ARG_ERROR;
-        }
-        const char *v = NULL;
-        if (o->has_arg) {
-            if (inline_val) {
-                v = inline_val;
-            } else if (it->i < it->argc) {
-                v = it->argv[it->i++];
-            } else {
-                cli_usage(c, cmd, "option '--%s' needs a value", o->name);
-                return ARG_ERROR;
-            }
-        } else if (inline_val) {
-            cli_usage(c, cmd, "option '--%s' takes no value", o->name);
-            return ARG_ERROR;
-        }
-        switch (o->id) {
-        case G_RESOURCES:
-            c->resources_path = v;
-            continue;
-        case G_STORE:
-            if (!*v) {
-                cli_usage(c, cmd, "--store needs a non-empty name");
-                return ARG_ERROR;
-            }
-            c->store_name = v;
-            continue;
-        case G_DRIVER:
-            c->driver = v;
-            continue;
-        case G_PROP:
-            if (!pairs_add_kv(&c->props, v)) {
-                cli_usage(c, cmd, "--prop expects NAME=VALUE, got '%s'", v);
-                return ARG_ERROR;
-            }
-            continue;
-        case G_DEFAULT_PATH:
-            c->default_store_path = v;
-            continue;
-        case G_JSON:
-            c->json = true;
-            continue;
-        case G_QUIET:
-            c->quiet = true;
-            continue;
-        case G_HELP:
-            return ARG_HELP;
-        case G_VERSION:
-            printf("statestore %s\n", ss_version());
-            pairs_free(&c->props);
-            exit(0);
-        default:
-            *val = v;
-            return o->id;
-        }
-    }
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Opening the store                                                                           */
-/* ------------------------------------------------------------------------------------------ */
-
-static void log_to_stderr(void *ctx, ss_log_level level, const char *message)
-{
-    const cli *c = ctx;
-    if (c->quiet && level > SS_LOG_ERROR) return;
-    fprintf(stderr, "%s: %s: %s\n", c->prog, level == SS_LOG_ERROR ? "error" : "warning", message);
-}
-
-static bool driver_declares(const ss_driver_info *info, const char *name)
-{
-    for (size_t i = 0; i < info->property_count; i++)
-        if (strcasecmp(info->properties[i].name, name) == 0) return true;
-    return false;
-}
-
-/*
- * The embedded default: SQLite at --default-store-path. The SQLite driver's property for the
- * file is found from its declared table, so a rename there does not silently break this.
- */
-static int open_default(cli *c, ss_config *cfg, pairs *props)
-{
-    ss_driver_info info;
-    if (!ss_driver_find("sqlite", &info)) {
-        cli_errorf(c, SS_UNSUPPORTED,
-                   "no store configured and the sqlite driver is not built in; use --driver or "
-                   "--resources-path");
-        return ss_code_exit_status(SS_UNSUPPORTED);
-    }
-    static const char *const candidates[] = {"connectionString", "path", "file", "database"};
-    const char *prop = NULL;
-    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0] && !prop; i++)
-        if (driver_declares(&info, candidates[i])) prop = candidates[i];
-    if (!prop) prop = "connectionString";
-    const char *path = c->default_store_path ? c->default_store_path : DEFAULT_STORE_PATH;
-    if (!pairs_add(props, prop, strlen(prop), path, strlen(path))) {
-        cli_errorf(c, SS_NOMEM, "out of memory");
-        return ss_code_exit_status(SS_NOMEM);
-    }
-    cfg->driver = "sqlite";
-    cfg->name = DEFAULT_STORE_NAME;
-    return 0;
-}
-
-int cli_open_store(cli *c)
-{
-    if (c->store) return 0;
-    if (c->driver && c->resources_path)
-        return cli_usage(c, NULL, "--driver and --resources-path cannot be used together");
-    if (c->props.count && !c->driver) return cli_usage(c, NULL, "--prop needs --driver");
-
-    ss_config cfg = {.log = log_to_stderr, .log_ctx = c, .log_level = SS_LOG_WARN};
-    pairs props = {0};
-    ss_component_list list = {0};
-    ss_component_store cs = {0};
-    const ss_component *comp = NULL;
-    int rc = 0;
-
-    if (c->driver) {
-        cfg.driver = c->driver;
-        cfg.name = c->store_name ? c->store_name : DEFAULT_STORE_NAME;
-        cfg.properties = c->props.items;
-        cfg.property_count = c->props.count;
-    } else {
-        if (c->resources_path) {
-            ss_error err = {0};
-            ss_code code = ss_components_load_dir(&list, c->resources_path, &err);
-            if (code != SS_OK) {
-                cli_errorf(c, code, "%s", err.message);
-                rc = code == SS_NOMEM ? ss_code_exit_status(code) : EXIT_CONFIG;
-                goto out;
-            }
-        }
-        if (list.count == 0) {
-            if (c->store_name && strcmp(c->store_name, DEFAULT_STORE_NAME) != 0) {
-                rc = cli_usage(c, NULL, "store \"%s\" not found: %s", c->store_name,
-                               c->resources_path ? "no state components in the resources path"
-                                                 : "no --resources-path given");
-                goto out;
-            }
-            if ((rc = open_default(c, &cfg, &props)) != 0) goto out;
-        } else {
-            for (size_t i = 0; i < list.count && !comp; i++) {
-                const char *want = c->store_name     ? c->store_name
-                                   : list.count == 1 ? list.items[0].name
-                                                     : DEFAULT_STORE_NAME;
-                if (strcmp(list.items[i].name, want) == 0) comp = &list.items[i];
-            }
-            if (!comp) {
-                char names[512] = "";
-                for (size_t i = 0; i < list.count; i++) {
-                    size_t used = strlen(names);
-                    snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
-                             list.items[i].name);
-                }
-                if (c->store_name)
-                    rc = cli_usage(c, NULL, "store \"%s\" not found in %s (stores: %s)",
-                                   c->store_name, c->resources_path, names);
-                else
-                    rc = cli_usage(c, NULL, "several stores (%s): choose one with --store", names);
-                goto out;
-            }
-            /* The same config statestored builds; no key prefix: the CLI's keys are the keys
-             * as stored. */
-            ss_error err = {0};
-            ss_code code = ss_component_store_init(&cs, comp, NULL, &err);
-            if (code != SS_OK) {
-                cli_errorf(c, code, "%s:%d: %s", comp->file, comp->line, err.message);
-                rc = ss_code_exit_status(code);
-                goto out;
-            }
-            cs.config.log = cfg.log;
-            cs.config.log_ctx = cfg.log_ctx;
-            cs.config.log_level = cfg.log_level;
-            cfg = cs.config;
-        }
-        if (props.count) {
-            cfg.properties = props.items;
-            cfg.property_count = props.count;
-        }
-    }
-
-    ss_error err = {0};
-    ss_code code = ss_open(&c->store, &cfg, &err);
-    if (code != SS_OK) {
-        /* For a component, name the file it came from: the fix usually belongs there. */
-        if (comp) {
-            cli_errorf(c, code, "%s:%d: %s", comp->file, comp->line, err.message);
-            rc = ss_code_exit_status(code);
-        } else {
-            rc = cli_fail(c, code, &err);
-        }
-        c->store = NULL;
-    }
-out:
-    pairs_free(&props);
-    ss_component_store_dispose(&cs);
-    ss_component_list_free(&list);
-    return rc;
+    fprintf(f, "Usage: statestore [OPTIONS] %s\n%s", cmd->usage, GLOBAL_HELP);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -439,6 +153,10 @@ int main(int argc, char **argv)
             status = cli_usage(&c, NULL, "unknown subcommand '%s'", val);
         } else {
             status = cmd->run(&c, argc - it.i, argv + it.i);
+            if (status == EXIT_HELP) {
+                print_command_help(stdout, cmd);
+                status = 0;
+            }
         }
     }
     if (fflush(stdout) != 0 && status == 0) {
