@@ -1,8 +1,13 @@
 /*
  * statestore.h — one API for keeping state over many databases.
  *
- * This is the only header users of libstatestore include. Everything in it is stable:
- * enum values and struct fields are only ever appended, never renumbered or reordered.
+ * This is the only header users of libstatestore include. Everything in it is stable within a
+ * major version (the shared library's soname): codes, enum values and feature bits are only ever
+ * added, never renumbered, and no struct changes its layout, not even by a field appended at the
+ * end. Callers allocate these structs, and the request structs, ss_operation, ss_pair and
+ * ss_item_result travel in arrays whose stride is their size, so a program built against an
+ * older header would hand the library misplaced fields. A struct that must grow starts a new
+ * major version.
  *
  * Conventions (the same for every function):
  *   - Every public symbol starts with `ss_` / `SS_`.
@@ -179,12 +184,22 @@ SS_EXPORT ss_code ss_ping(ss_store *store, ss_error *err);
 /* Features                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
+/*
+ * The one table of features. Columns: name (SS_FEATURE_<name>, and what ss_feature_name
+ * returns), bit, whether Dapr lists it among a state store's features (statestored's
+ * capability list shows only those), description.
+ */
+#define SS_FEATURE_MAP(X)                                                                          \
+    X(ETAG, 0, 1, "ETags on get, conditional set/delete")                                          \
+    X(FIRST_WRITE, 1, 0, "concurrency first-write (insert-only)")                                  \
+    X(TRANSACTIONAL, 2, 1, "all-or-nothing ordered transactions")                                  \
+    X(TTL, 3, 1, "ttlInSeconds metadata")                                                          \
+    X(BULK_NATIVE, 4, 0, "bulk get/set/delete in few round trips")
+
 enum {
-    SS_FEATURE_ETAG = 1u << 0,          /* ETags on get, conditional set/delete */
-    SS_FEATURE_FIRST_WRITE = 1u << 1,   /* concurrency first-write (insert-only) */
-    SS_FEATURE_TRANSACTIONAL = 1u << 2, /* all-or-nothing ordered transactions */
-    SS_FEATURE_TTL = 1u << 3,           /* ttlInSeconds metadata */
-    SS_FEATURE_BULK_NATIVE = 1u << 4,   /* bulk get/set/delete in few round trips */
+#define SS_X_FEATURE(name, bit, dapr, text) SS_FEATURE_##name = 1u << bit,
+    SS_FEATURE_MAP(SS_X_FEATURE)
+#undef SS_X_FEATURE
 };
 
 typedef struct ss_features {
@@ -196,7 +211,7 @@ typedef struct ss_features {
 
 SS_EXPORT void ss_store_features(const ss_store *store, ss_features *out);
 
-/* Feature names as Dapr lists them ("ETAG", "TRANSACTIONAL", "TTL"), plus ours. */
+/* A feature bit's name from SS_FEATURE_MAP ("ETAG", "TRANSACTIONAL"); "UNKNOWN" otherwise. */
 SS_EXPORT const char *ss_feature_name(unsigned feature_bit);
 
 /* ------------------------------------------------------------------------------------------ */

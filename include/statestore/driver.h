@@ -2,8 +2,8 @@
  * statestore/driver.h — the interface between the core and one database driver.
  *
  * For people who write a driver (see docs/NEW-STORE.md). Weaker stability promise than
- * statestore.h: a driver is compiled against the ABI it declares (SS_DRIVER_ABI), and the core
- * refuses a driver built for another ABI at registration.
+ * statestore.h: a driver declares the ABI it was compiled against (SS_DRIVER_ABI); the core
+ * serves every ABI from SS_DRIVER_ABI_MIN to SS_DRIVER_ABI and refuses others at registration.
  *
  * The core does all validation once, before a driver sees a request: keys are non-empty and
  * within the driver's declared max_key_len, option strings are parsed into enums, ttlInSeconds
@@ -29,7 +29,19 @@
 extern "C" {
 #endif
 
-#define SS_DRIVER_ABI 1
+/*
+ * The driver ABI: the layout of ss_driver and of every struct the core hands a driver in an
+ * array (ss_op; ss_item_result and ss_pair from statestore.h). It goes up by one whenever one of
+ * them changes, a field appended at the end included: an array's stride is its element's size,
+ * so a field added to ss_op moves every op after the first under a driver built before it.
+ *   1  the first
+ *   2  ss_op.etag_wanted
+ * The core keeps serving the older ABIs it lists here: it gives such a driver its op arrays in
+ * the layout it was compiled with. A driver built for an ABI outside the range is refused at
+ * registration with a message naming both.
+ */
+#define SS_DRIVER_ABI     2
+#define SS_DRIVER_ABI_MIN 1
 
 /* What the write is conditioned on: explicit, never inferred from NULL/"" strings. */
 typedef enum ss_cond {
@@ -71,8 +83,7 @@ typedef struct ss_op {
     size_t metadata_count;
     /* SET: whether anyone reads the new ETag (ss_set given etag_out, ss_bulk_set given results).
      * When false a driver may skip work done only to learn it, such as memcached's read-back;
-     * storing one anyway is harmless (the core frees it). Added after the fields above, so
-     * drivers built before it simply never read it. */
+     * storing one anyway is harmless (the core frees it). ABI 2. */
     bool etag_wanted;
 } ss_op;
 
@@ -121,7 +132,7 @@ SS_EXPORT void ss_log(const ss_ctx *ctx, ss_log_level level, const char *fmt, ..
  * core checks this at registration.
  */
 typedef struct ss_driver {
-    unsigned abi; /* SS_DRIVER_ABI */
+    unsigned abi; /* SS_DRIVER_ABI when compiled: the layout of ss_op the driver expects */
     ss_driver_info info;
     size_t instance_size; /* the core allocates this many zeroed bytes and passes them as self */
 
@@ -158,8 +169,9 @@ typedef struct ss_driver {
     void (*features)(void *self, ss_features *out);
 } ss_driver;
 
-/* Adds a driver (e.g. one compiled outside the library). INVALID if the name is taken, the ABI
- * differs, or its features and slots disagree. The struct must outlive the process's use. */
+/* Adds a driver (e.g. one compiled outside the library). INVALID if the name is taken, its ABI
+ * is outside SS_DRIVER_ABI_MIN..SS_DRIVER_ABI, or its features and slots disagree. The struct
+ * must outlive the process's use. */
 SS_EXPORT ss_code ss_register_driver(const ss_driver *driver, ss_error *err);
 
 /* ------------------------------------------------------------------------------------------ */

@@ -124,12 +124,17 @@ static ss_code run_native(ss_store *s, bulk_kind kind, const ss_op *ops, ss_resu
     ss_error_reset(&derr);
     ss_code rc;
     const ss_driver *d = s->driver;
-    if (kind == BULK_GET)
-        rc = d->bulk_get(s->self, ops, res->count, res, &derr);
+    void *scratch;
+    const ss_op *dops = ss_abi_ops(d, ops, res->count, &scratch);
+    if (!dops)
+        rc = ss_error_set(&derr, SS_NOMEM, "out of memory");
+    else if (kind == BULK_GET)
+        rc = d->bulk_get(s->self, dops, res->count, res, &derr);
     else if (kind == BULK_SET)
-        rc = d->bulk_set(s->self, ops, res->count, res, &derr);
+        rc = d->bulk_set(s->self, dops, res->count, res, &derr);
     else
-        rc = d->bulk_delete(s->self, ops, res->count, res, &derr);
+        rc = d->bulk_delete(s->self, dops, res->count, res, &derr);
+    free(scratch);
     if ((unsigned)rc > SS_BACKEND) rc = SS_BACKEND;
     if (rc == SS_OK) {
         decorate_items(s, kind, ops, res->items, res->count);

@@ -79,6 +79,18 @@ const ss_driver *ss_registry_at(size_t index);
  * built-in table. */
 ss_code ss_driver_check(const ss_driver *driver, ss_error *err);
 
+/* ---- older driver ABIs (abi.c) ---- */
+
+/* Whether the core can serve a driver compiled against `abi`. */
+bool ss_abi_served(unsigned abi);
+
+/*
+ * ops as driver d expects an array of them: ops itself for a driver of the current ABI, else a
+ * copy in the layout of the driver's ABI, left in *scratch for the caller to free after the
+ * call. NULL when that copy cannot be allocated.
+ */
+const ss_op *ss_abi_ops(const ss_driver *d, const ss_op *ops, size_t count, void **scratch);
+
 /* ---- properties / logging ---- */
 
 ss_code ss_ctx_init(ss_ctx *ctx, const ss_driver *driver, const ss_config *config, ss_error *err);

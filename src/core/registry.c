@@ -102,16 +102,11 @@ bool ss_driver_find(const char *name, ss_driver_info *out)
 const char *ss_feature_name(unsigned feature_bit)
 {
     switch (feature_bit) {
-    case SS_FEATURE_ETAG:
-        return "ETAG";
-    case SS_FEATURE_FIRST_WRITE:
-        return "FIRST_WRITE";
-    case SS_FEATURE_TRANSACTIONAL:
-        return "TRANSACTIONAL";
-    case SS_FEATURE_TTL:
-        return "TTL";
-    case SS_FEATURE_BULK_NATIVE:
-        return "BULK_NATIVE";
+#define SS_X_CASE(name, bit, dapr, text)                                                           \
+    case SS_FEATURE_##name:                                                                        \
+        return #name;
+        SS_FEATURE_MAP(SS_X_CASE)
+#undef SS_X_CASE
     default:
         return "UNKNOWN";
     }
@@ -123,11 +118,14 @@ ss_code ss_driver_check(const ss_driver *d, ss_error *err)
     const char *name = d->info.name;
     if (!name || !*name)
         return ss_error_set(err, SS_INVALID, "register driver: driver has no name");
-    if (d->abi != SS_DRIVER_ABI)
-        return ss_error_set(err, SS_INVALID,
-                            "register driver \"%s\": built for driver ABI %u, this library "
-                            "speaks ABI %u",
-                            name, d->abi, (unsigned)SS_DRIVER_ABI);
+    if (!ss_abi_served(d->abi))
+        return ss_error_set(
+            err, SS_INVALID,
+            "register driver \"%s\": built for driver ABI %u, but this library "
+            "serves ABIs %u to %u (%s); rebuild it against this statestore/driver.h",
+            name, d->abi, (unsigned)SS_DRIVER_ABI_MIN, (unsigned)SS_DRIVER_ABI,
+            d->abi > SS_DRIVER_ABI ? "the driver is newer than this library"
+                                   : "older than any this library still serves");
     if (strncasecmp(name, "state.", 6) == 0)
         return ss_error_set(err, SS_INVALID,
                             "register driver \"%s\": name must not start with \"state.\"", name);
@@ -136,8 +134,9 @@ ss_code ss_driver_check(const ss_driver *d, ss_error *err)
                             "register driver \"%s\": open, close, get, set and del are required",
                             name);
     unsigned f = d->info.features.flags;
-    unsigned known = SS_FEATURE_ETAG | SS_FEATURE_FIRST_WRITE | SS_FEATURE_TRANSACTIONAL |
-                     SS_FEATURE_TTL | SS_FEATURE_BULK_NATIVE;
+#define SS_X_BIT(name, bit, dapr, text) | SS_FEATURE_##name
+    const unsigned known = 0u SS_FEATURE_MAP(SS_X_BIT);
+#undef SS_X_BIT
     if (f & ~known)
         return ss_error_set(err, SS_INVALID, "register driver \"%s\": unknown feature bits 0x%x",
                             name, f & ~known);

@@ -466,8 +466,12 @@ ss_code ss_transact(ss_store *store, const ss_transaction *tx, ss_error *err)
     if (rc == SS_OK) {
         ss_error derr;
         ss_error_reset(&derr);
-        rc = sane_code(store->driver->transact(store->self, ops, tx->count, tx->metadata,
-                                               tx->metadata_count, &derr));
+        void *scratch;
+        const ss_op *dops = ss_abi_ops(store->driver, ops, tx->count, &scratch);
+        rc = dops ? sane_code(store->driver->transact(store->self, dops, tx->count, tx->metadata,
+                                                      tx->metadata_count, &derr))
+                  : ss_error_set(&derr, SS_NOMEM, "out of memory");
+        free(scratch);
         if (rc != SS_OK) ss_error_decorate(err, store, rc, "transact", NULL, 0, derr.message);
     }
     free(ops);

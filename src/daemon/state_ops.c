@@ -253,12 +253,19 @@ bool ds_transact(const dstore *st, const ss_transaction *tx, derr *e)
     return false;
 }
 
+#define SS_X_COUNT(name, bit, dapr, text) +(dapr)
+_Static_assert(0 SS_FEATURE_MAP(SS_X_COUNT) + 1 <= 4,
+               "ds_capabilities' out[4] holds the Dapr features of SS_FEATURE_MAP and ACTOR");
+#undef SS_X_COUNT
+
 size_t ds_capabilities(const ss_features *f, const char *out[4])
 {
     size_t n = 0;
-    if (f->flags & SS_FEATURE_ETAG) out[n++] = "ETAG";
-    if (f->flags & SS_FEATURE_TRANSACTIONAL) out[n++] = "TRANSACTIONAL";
-    if (f->flags & SS_FEATURE_TTL) out[n++] = "TTL";
+    /* The features SS_FEATURE_MAP marks as Dapr's, in its order. */
+#define SS_X_CAP(name, bit, dapr, text)                                                            \
+    if ((dapr) && (f->flags & SS_FEATURE_##name)) out[n++] = #name;
+    SS_FEATURE_MAP(SS_X_CAP)
+#undef SS_X_CAP
     if ((f->flags & SS_FEATURE_ETAG) && (f->flags & SS_FEATURE_TRANSACTIONAL)) out[n++] = "ACTOR";
     return n;
 }

@@ -72,8 +72,8 @@ bool ds_tx_check(const dserver *s, const dstore *st, size_t n, derr *e);
 bool ds_tx_kind(const char *kind, ss_op_kind *out, derr *e);
 bool ds_transact(const dstore *st, const ss_transaction *tx, derr *e);
 
-/* Dapr's capability names for a store (ETAG, TRANSACTIONAL, TTL, ACTOR); returns the count
- * written to out (at most 4). */
+/* Dapr's capability names for a store: the features SS_FEATURE_MAP marks as Dapr's (ETAG,
+ * TRANSACTIONAL, TTL), then ACTOR; returns the count written to out (at most 4). */
 size_t ds_capabilities(const ss_features *f, const char *out[4]);
 
 #endif
