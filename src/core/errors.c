@@ -1,5 +1,7 @@
-/* errors.c — the error table and message building. */
-#include "core/internal.h"
+/* errors.c — the error table, and filling an ss_error. Knows nothing of stores (message.c). */
+#include "core/errors.h"
+
+#include <statestore/driver.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,75 +130,4 @@ void ss_escape_key(char *buf, size_t buflen, const char *key, size_t key_len)
         }
     }
     buf[o < buflen ? o : buflen - 1] = '\0';
-}
-
-static void build_message(char *out, size_t outsize, const ss_store *store, ss_code code,
-                          const char *op, const char *key, size_t key_len, const char *text)
-{
-    char ekey[400];
-    if (!text || !*text) text = ss_code_text(code);
-    const char *name = store && store->ctx.name ? store->ctx.name : "?";
-    const char *drv = store && store->driver ? store->driver->info.name : "?";
-    if (key && key_len > 0) {
-        ss_escape_key(ekey, sizeof ekey, key, key_len);
-        snprintf(out, outsize, "store \"%s\" (%s): %s \"%s\": %s", name, drv, op ? op : "call",
-                 ekey, text);
-    } else {
-        snprintf(out, outsize, "store \"%s\" (%s): %s: %s", name, drv, op ? op : "call", text);
-    }
-    if (store) ss_mask_secrets(&store->ctx, out, outsize);
-}
-
-ss_code ss_error_decorate(ss_error *err, const ss_store *store, ss_code code, const char *op,
-                          const char *key, size_t key_len, const char *text)
-{
-    if (!err) return code;
-    char buf[SS_ERROR_MESSAGE_MAX];
-    /* text may point into err->message, hence the scratch buffer. */
-    build_message(buf, sizeof buf, store, code, op, key, key_len, text);
-    err->code = code;
-    err->retryable = ss_code_retryable(code);
-    memcpy(err->message, buf, sizeof buf);
-    return code;
-}
-
-char *ss_error_decorate_dup(const ss_store *store, ss_code code, const char *op, const char *key,
-                            size_t key_len, const char *text)
-{
-    char buf[SS_ERROR_MESSAGE_MAX];
-    build_message(buf, sizeof buf, store, code, op, key, key_len, text);
-    return ss_strdup(buf);
-}
-
-void ss_mask_secrets(const ss_ctx *ctx, char *msg, size_t msgsize)
-{
-    (void)msgsize;
-    if (!ctx || !ctx->driver || !msg) return;
-    const ss_driver_info *info = &ctx->driver->info;
-    for (size_t p = 0; p < info->property_count; p++) {
-        if (!info->properties[p].secret) continue;
-        const char *secret = ss_prop(ctx, info->properties[p].name);
-        size_t slen = secret ? strlen(secret) : 0;
-        /* Masking one- or two-character values would shred ordinary text and hide nothing. */
-        if (slen < 3) continue;
-        /* "***" is never longer than a masked value, so the text only shrinks. */
-        char *from = msg;
-        char *hit;
-        while ((hit = strstr(from, secret)) != NULL) {
-            size_t tail = strlen(hit + slen);
-            memmove(hit + 3, hit + slen, tail + 1);
-            memcpy(hit, "***", 3);
-            from = hit + 3;
-        }
-    }
-}
-
-const char *ss_error_skip_store(const ss_store *store, const char *msg)
-{
-    if (!store || !msg) return msg;
-    char prefix[600];
-    int n = snprintf(prefix, sizeof prefix, "store \"%s\" (%s): ", store->ctx.name,
-                     store->driver->info.name);
-    if (n > 0 && (size_t)n < sizeof prefix && strncmp(msg, prefix, (size_t)n) == 0) return msg + n;
-    return msg;
 }

@@ -1,7 +1,14 @@
 /*
- * internal.h — what the core's files share with each other, with built-in drivers and with the
- * unit tests. Nothing here is part of the public API: symbols keep the `ss_` prefix but are not
- * exported from the shared library (hidden visibility), so only in-tree code links against them.
+ * internal.h — the store layer the core's files share with each other and with the unit tests.
+ * Nothing here is part of the public API: symbols keep the `ss_` prefix but are not exported
+ * from the shared library (hidden visibility), so only in-tree code links against them.
+ *
+ * Layers, each using only those below it (tests/unit/core_layers.sh checks the includes):
+ *   errors.h  the code table's helpers (errors.c)
+ *   util.h    values, integer parsing, retry waits (util.c)
+ *   props.h   a store's properties, secrets and log channel (props.c)
+ *   this file the store, its messages, the registry, requests (message.c, registry.c, abi.c,
+ *             store.c, bulk.c)
  */
 #ifndef SS_CORE_INTERNAL_H
 #define SS_CORE_INTERNAL_H
@@ -11,16 +18,9 @@
 
 #include <pthread.h>
 
-/* The context a driver is opened with; lives inside the store so its address is stable. */
-struct ss_ctx {
-    const ss_driver *driver;
-    char *name;
-    ss_pair *props; /* the given properties, copied */
-    size_t prop_count;
-    ss_log_fn log;
-    void *log_ctx;
-    ss_log_level level;
-};
+#include "core/errors.h"
+#include "core/props.h"
+#include "core/util.h"
 
 struct ss_store {
     const ss_driver *driver;
@@ -29,22 +29,7 @@ struct ss_store {
     ss_features features; /* this instance's: the driver's declaration, narrowed after open */
 };
 
-/* Removes a value's ETag (for stores that declare none), wherever it was allocated. */
-void ss_value_drop_etag(ss_value *value);
-
-/* ---- errors ---- */
-
-/* Copies src into dst (NULL-safe on dst). */
-void ss_error_copy(ss_error *dst, const ss_error *src);
-
-/* Empties a scratch error before a driver call. `= {0}` clears all 1 KiB of message on every
- * operation, which showed in profiles of the in-memory store; readers stop at the NUL. */
-static inline void ss_error_reset(ss_error *e)
-{
-    e->code = SS_OK;
-    e->retryable = false;
-    e->message[0] = '\0';
-}
+/* ---- messages (message.c) ---- */
 
 /*
  * Writes `store "<name>" (<driver>): <op> "<key>": <text>` into err (NULL-safe). key may be
@@ -58,17 +43,8 @@ ss_code ss_error_decorate(ss_error *err, const ss_store *store, ss_code code, co
 char *ss_error_decorate_dup(const ss_store *store, ss_code code, const char *op, const char *key,
                             size_t key_len, const char *text);
 
-/*
- * Quotes a key for a message: printable ASCII as is (with `"` and `\` escaped), other bytes as
- * \xHH; long keys are cut to a prefix and "..." so a message always has room for the cause.
- */
-void ss_escape_key(char *buf, size_t buflen, const char *key, size_t key_len);
-
 /* msg without its leading `store "<name>" (<driver>): `, for nesting one message in another. */
 const char *ss_error_skip_store(const ss_store *store, const char *msg);
-
-/* Replaces every occurrence of a secret property's value in msg with "***" (in place). */
-void ss_mask_secrets(const ss_ctx *ctx, char *msg, size_t msgsize);
 
 /* ---- registry ---- */
 
@@ -91,17 +67,6 @@ bool ss_abi_served(unsigned abi);
  */
 const ss_op *ss_abi_ops(const ss_driver *d, const ss_op *ops, size_t count, void **scratch);
 
-/* ---- properties / logging ---- */
-
-ss_code ss_ctx_init(ss_ctx *ctx, const ss_driver *driver, const ss_config *config, ss_error *err);
-void ss_ctx_free(ss_ctx *ctx);
-void ss_ctx_log(const ss_ctx *ctx, ss_log_level level, const char *message);
-
-/* ---- values ---- */
-
-/* Strictly parses a decimal integer (optional sign, no spaces); false on junk or overflow. */
-bool ss_parse_int64(const char *s, int64_t *out);
-
 /* ---- requests (store.c), shared with bulk.c ---- */
 
 /* Validates and normalises one request into op; on failure err names the problem and key. */
@@ -117,18 +82,5 @@ ss_code ss_run_get(ss_store *store, const ss_op *op, ss_value **out, ss_error *e
 ss_code ss_run_set(ss_store *store, const ss_op *op, const ss_retry *retry, char **etag_out,
                    ss_error *err);
 ss_code ss_run_delete(ss_store *store, const ss_op *op, const ss_retry *retry, ss_error *err);
-
-/* ---- retries ---- */
-
-/*
- * The wait between attempts. Tests replace it to count attempts and waits exactly; NULL
- * restores the real sleep. Set it before any store is used from other threads.
- */
-typedef void (*ss_sleep_fn)(void *ctx, uint32_t ms);
-void ss_internal_set_sleep(ss_sleep_fn fn, void *ctx);
-void ss_internal_sleep(uint32_t ms);
-
-/* The wait after failed attempt `attempt` (1-based) under policy r; validated pattern. */
-uint32_t ss_retry_delay_ms(const ss_retry *r, uint32_t attempt);
 
 #endif

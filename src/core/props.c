@@ -1,5 +1,5 @@
 /* props.c — a store's properties (validation, typed getters) and its log channel. */
-#include "core/internal.h"
+#include "core/props.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "core/errors.h"
+#include "core/util.h"
 
 static const ss_property *declared(const ss_driver *d, const char *name)
 {
@@ -229,6 +232,29 @@ ss_code ss_prop_duration_ms(const ss_ctx *ctx, const char *name, int64_t unit_ms
             "is not a duration (e.g. \"1500ms\", \"5s\", \"1m30s\", \"2h\" or a number)");
     *out = ms;
     return SS_OK;
+}
+
+void ss_mask_secrets(const ss_ctx *ctx, char *msg, size_t msgsize)
+{
+    (void)msgsize;
+    if (!ctx || !ctx->driver || !msg) return;
+    const ss_driver_info *info = &ctx->driver->info;
+    for (size_t p = 0; p < info->property_count; p++) {
+        if (!info->properties[p].secret) continue;
+        const char *secret = ss_prop(ctx, info->properties[p].name);
+        size_t slen = secret ? strlen(secret) : 0;
+        /* Masking one- or two-character values would shred ordinary text and hide nothing. */
+        if (slen < 3) continue;
+        /* "***" is never longer than a masked value, so the text only shrinks. */
+        char *from = msg;
+        char *hit;
+        while ((hit = strstr(from, secret)) != NULL) {
+            size_t tail = strlen(hit + slen);
+            memmove(hit + 3, hit + slen, tail + 1);
+            memcpy(hit, "***", 3);
+            from = hit + 3;
+        }
+    }
 }
 
 /* ---- logging ---- */

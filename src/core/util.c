@@ -1,5 +1,5 @@
 /* util.c — strings, values, clocks, UUIDs, time formatting and the retry sleep hook. */
-#include "core/internal.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
