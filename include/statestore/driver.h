@@ -10,9 +10,11 @@
  * is parsed, ETag-less first-write becomes SS_COND_ABSENT, and a request needing a feature the
  * driver does not declare is answered UNSUPPORTED without calling it. Drivers never re-validate.
  *
- * Error messages: a driver puts only the database's own words into `err` (with ss_error_set);
- * the core adds the store's name, the operation and the key. Never put a secret (password,
- * key, token) into a message.
+ * Error messages: a driver puts only the database's own words into `err` (with ss_error_set):
+ * no store or database name, no operation, no key. The core adds the store's name and driver,
+ * the operation and the key (for bulk items, each item's); a transaction's failure names its
+ * operation and key through ss_error_set_op. Never put a secret (password, key, token) into a
+ * message.
  *
  * Threads: every slot may be called from many threads at once on the same instance, except
  * open and close. A driver that holds connections keeps a small pool.
@@ -187,6 +189,18 @@ SS_EXPORT ss_code ss_error_set(ss_error *err, ss_code code, const char *fmt, ...
 SS_EXPORT ss_code ss_error_setv(ss_error *err, ss_code code, const char *fmt, va_list ap)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 0)))
+#endif
+    ;
+
+/*
+ * For transact, whose error the core can tie to no single key: fills err about the operation
+ * `op` (&ops[index]) as `operation <index>: <set|delete> "<key>": <text>`, so the driver writes
+ * only the database's words and the core's quoting names the key. Returns code.
+ */
+SS_EXPORT ss_code ss_error_set_op(ss_error *err, ss_code code, size_t index, const ss_op *op,
+                                  const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
 #endif
     ;
 

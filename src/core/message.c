@@ -1,6 +1,7 @@
 /* message.c — messages naming the store, the operation and the key around a driver's text. */
 #include "core/internal.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,4 +51,23 @@ const char *ss_error_skip_store(const ss_store *store, const char *msg)
                      store->driver->info.name);
     if (n > 0 && (size_t)n < sizeof prefix && strncmp(msg, prefix, (size_t)n) == 0) return msg + n;
     return msg;
+}
+
+ss_code ss_error_set_op(ss_error *err, ss_code code, size_t index, const ss_op *op, const char *fmt,
+                        ...)
+{
+    if (!err) return code;
+    static const char *const kinds[] = {"get", "set", "delete"};
+    char text[SS_ERROR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    char ekey[400] = "";
+    const char *kind = "op";
+    if (op) {
+        ss_escape_key(ekey, sizeof ekey, op->key, op->key_len);
+        if ((unsigned)op->kind < sizeof kinds / sizeof kinds[0]) kind = kinds[op->kind];
+    }
+    return ss_error_set(err, code, "operation %zu: %s \"%s\": %s", index, kind, ekey, text);
 }

@@ -234,7 +234,7 @@ static ss_code map_error(long status, const json_t *body, ss_error *err)
         c = SS_UNAVAILABLE;
     else if (code == GRPC_EXHAUSTED && strstr(msg, "too many requests"))
         c = SS_UNAVAILABLE;
-    return ss_error_set(err, c, "etcd: %s (HTTP %ld)", msg, status);
+    return ss_error_set(err, c, "%s (HTTP %ld)", msg, status);
 }
 
 static ss_code authenticate(etcd *e, const char *endpoint, ss_error *err);
@@ -331,7 +331,7 @@ static ss_code authenticate(etcd *e, const char *endpoint, ss_error *err)
     const char *tok = json_string_value(json_object_get(resp, "token"));
     char *copy = tok ? strdup(tok) : NULL;
     json_decref(resp);
-    if (!copy) return ss_error_set(err, SS_BACKEND, "etcd: authentication returned no token");
+    if (!copy) return ss_error_set(err, SS_BACKEND, "authentication returned no token");
     pthread_mutex_lock(&e->token_lock);
     free(e->token);
     e->token = copy;
@@ -351,9 +351,9 @@ static ss_code grant_lease(etcd *e, int64_t ttl, int64_t *id, ss_error *err)
     *id = jint(resp, "ID");
     const char *lerr = json_string_value(json_object_get(resp, "error"));
     if (lerr && *lerr)
-        code = ss_error_set(err, SS_BACKEND, "etcd: lease grant: %s", lerr);
+        code = ss_error_set(err, SS_BACKEND, "lease grant: %s", lerr);
     else if (*id == 0)
-        code = ss_error_set(err, SS_BACKEND, "etcd: lease grant returned no ID");
+        code = ss_error_set(err, SS_BACKEND, "lease grant returned no ID");
     json_decref(resp);
     return code;
 }
@@ -444,7 +444,7 @@ static ss_value *kv_to_value(etcd *e, const json_t *kv, ss_code *code, ss_error 
     char *raw = NULL;
     size_t raw_len = 0;
     if (!ss_base64_decode_alloc(&raw, &raw_len, v64 ? v64 : "", v64 ? strlen(v64) : 0)) {
-        *code = ss_error_set(err, SS_BACKEND, "etcd: value is not valid base64");
+        *code = ss_error_set(err, SS_BACKEND, "value is not valid base64");
         return NULL;
     }
     const unsigned char *data;
@@ -452,7 +452,7 @@ static ss_value *kv_to_value(etcd *e, const json_t *kv, ss_code *code, ss_error 
     if (!envelope_decode((const unsigned char *)raw, raw_len, &data, &data_len)) {
         free(raw);
         *code = ss_error_set(err, SS_BACKEND,
-                             "etcd: value is not in the Dapr etcd v2 layout (protobuf Value)");
+                             "value is not in the Dapr etcd v2 layout (protobuf Value)");
         return NULL;
     }
     char etag[32];
@@ -643,8 +643,8 @@ static ss_code cond_txn(etcd *e, const ss_op *op, json_t *request, int64_t *rev,
     if (code != SS_OK) return code;
     if (!json_is_true(json_object_get(resp, "succeeded"))) {
         code = op->cond == SS_COND_MATCH
-                   ? ss_error_set(err, SS_ETAG_MISMATCH, "etcd: mod_revision is not %s", op->etag)
-                   : ss_error_set(err, SS_ETAG_MISMATCH, "etcd: key already exists");
+                   ? ss_error_set(err, SS_ETAG_MISMATCH, "mod_revision is not %s", op->etag)
+                   : ss_error_set(err, SS_ETAG_MISMATCH, "key already exists");
     }
     *rev = jint(json_object_get(resp, "header"), "revision");
     json_decref(resp);
@@ -834,8 +834,8 @@ static ss_code bulk_write(etcd *e, const ss_op *ops, size_t count, ss_results *o
                 ss_error ierr = {0};
                 item_fail(it,
                           ss_error_set(&ierr, SS_ETAG_MISMATCH,
-                                       op->cond == SS_COND_MATCH ? "etcd: mod_revision differs"
-                                                                 : "etcd: key already exists"),
+                                       op->cond == SS_COND_MATCH ? "mod_revision differs"
+                                                                 : "key already exists"),
                           &ierr);
             } else if (op->kind == SS_DRV_SET) {
                 char buf[32];
@@ -888,8 +888,7 @@ static ss_code etcd_transact(void *self, const ss_op *ops, size_t count, const s
         const ss_op *op = &ops[i];
         int64_t rev = 0;
         if (op->cond == SS_COND_MATCH && (code = parse_etag(op->etag, &rev, err)) != SS_OK) {
-            code = ss_error_set(err, code, "key \"%s\": etag %s is not a revision number", op->key,
-                                op->etag);
+            code = ss_error_set_op(err, code, i, op, "etag %s is not a revision number", op->etag);
             break;
         }
         /* Was this key written by an earlier op? Then decide its condition now. */
@@ -898,15 +897,14 @@ static ss_code etcd_transact(void *self, const ss_op *ops, size_t count, const s
             if (ops[j].key_len == op->key_len && !memcmp(ops[j].key, op->key, op->key_len))
                 prev = &ops[j];
         if (prev && op->cond == SS_COND_MATCH) {
-            code = ss_error_set(err, SS_ETAG_MISMATCH,
-                                "key \"%s\": written earlier in this transaction, so etag %s "
-                                "cannot match",
-                                op->key, op->etag);
+            code = ss_error_set_op(err, SS_ETAG_MISMATCH, i, op,
+                                   "written earlier in this transaction, so etag %s cannot match",
+                                   op->etag);
             break;
         }
         if (prev && op->cond == SS_COND_ABSENT && prev->kind == SS_DRV_SET) {
-            code = ss_error_set(err, SS_ETAG_MISMATCH,
-                                "key \"%s\": created earlier in this transaction", op->key);
+            code = ss_error_set_op(err, SS_ETAG_MISMATCH, i, op,
+                                   "created earlier in this transaction");
             break;
         }
         if (!prev && op->cond != SS_COND_ANY &&
@@ -949,8 +947,9 @@ static ss_code etcd_transact(void *self, const ss_op *ops, size_t count, const s
                                                  : !cur || strcmp(cur->etag, ops[i].etag) != 0;
         ss_value_free(cur);
         if (bad)
-            return ss_error_set(err, SS_ETAG_MISMATCH, "key \"%s\": %s", ops[i].key,
-                                ops[i].cond == SS_COND_ABSENT ? "already exists" : "etag mismatch");
+            return ss_error_set_op(err, SS_ETAG_MISMATCH, i, &ops[i], "%s",
+                                   ops[i].cond == SS_COND_ABSENT ? "already exists"
+                                                                 : "etag mismatch");
     }
     return ss_error_set(err, SS_ETAG_MISMATCH, "a condition of the transaction failed");
 }

@@ -515,19 +515,7 @@ static ss_code mem_transact(void *self, const ss_op *ops, size_t count, const ss
             ss_error e;
             e.message[0] = '\0';
             rc = check_cond(&ops[i], exists, etag, &e);
-            if (rc != SS_OK) {
-                char key[200];
-                size_t n = ops[i].key_len < 120 ? ops[i].key_len : 120;
-                size_t o = 0;
-                for (size_t k = 0; k < n; k++) {
-                    unsigned char c = (unsigned char)ops[i].key[k];
-                    key[o++] = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? (char)c : '?';
-                }
-                key[o] = '\0';
-                ss_error_set(err, rc, "%s \"%s%s\" (operation %zu): %s",
-                             ops[i].kind == SS_DRV_SET ? "upsert" : "delete", key,
-                             ops[i].key_len > n ? "..." : "", i, e.message);
-            }
+            if (rc != SS_OK) ss_error_set_op(err, rc, i, &ops[i], "%s", e.message);
         }
         if (rc == SS_OK) {
             maybe_grow(m, count);

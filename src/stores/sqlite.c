@@ -822,19 +822,9 @@ static ss_code sqlite_transact(void *self, const ss_op *ops, size_t count, const
         e.message[0] = 0; /* set on failure; zeroing all of it per item is measurable */
         const ss_op *op = &ops[i];
         ss_code r = op->kind == SS_DRV_SET ? do_set(c, op, NULL, &e) : do_del(c, op, &e);
-        if (r != SS_OK) {
-            char key[96];
-            size_t n = op->key_len < sizeof key - 1 ? op->key_len : sizeof key - 1;
-            for (size_t k = 0; k < n; k++) {
-                unsigned char ch = (unsigned char)op->key[k];
-                key[k] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
-            }
-            key[n] = 0;
-            code = ss_error_set(err, r, "operation %zu (%s \"%s%s\"): %s; transaction rolled back",
-                                i + 1, op->kind == SS_DRV_SET ? "upsert" : "delete", key,
-                                n < op->key_len ? "..." : "",
-                                e.message[0] ? e.message : ss_code_text(r));
-        }
+        if (r != SS_OK)
+            code = ss_error_set_op(err, r, i, op, "%s; transaction rolled back",
+                                   e.message[0] ? e.message : ss_code_text(r));
     }
     if (code == SS_OK) code = run_simple(c, ST_COMMIT, err);
     pool_release(s, c); /* rolls back when the transaction is still open */

@@ -71,14 +71,14 @@ static ss_code map_rc(int rc, ss_error *err)
     case ZCLOSING:
     case ZNOTHING:
     case ZTHROTTLEDOP:
-        return ss_error_set(err, SS_UNAVAILABLE, "zookeeper: %s", zerror(rc));
+        return ss_error_set(err, SS_UNAVAILABLE, "%s", zerror(rc));
     case ZOPERATIONTIMEOUT:
-        return ss_error_set(err, SS_TIMEOUT, "zookeeper: %s", zerror(rc));
+        return ss_error_set(err, SS_TIMEOUT, "%s", zerror(rc));
     case ZBADVERSION:
     case ZNODEEXISTS:
-        return ss_error_set(err, SS_ETAG_MISMATCH, "zookeeper: %s", zerror(rc));
+        return ss_error_set(err, SS_ETAG_MISMATCH, "%s", zerror(rc));
     default:
-        return ss_error_set(err, SS_BACKEND, "zookeeper: %s", zerror(rc));
+        return ss_error_set(err, SS_BACKEND, "%s", zerror(rc));
     }
 }
 
@@ -92,14 +92,14 @@ static ss_code connect_handle(zk *z, zhandle_t **out, ss_error *err)
 {
     *out = NULL;
     zhandle_t *zh = zookeeper_init2(z->servers, watcher, z->session_ms, NULL, z, 0, drop_log);
-    if (!zh) return ss_error_set(err, SS_UNAVAILABLE, "zookeeper: cannot create a session");
+    if (!zh) return ss_error_set(err, SS_UNAVAILABLE, "cannot create a session");
     int64_t deadline = now_ms() + z->session_ms;
     while (zoo_state(zh) != ZOO_CONNECTED_STATE) {
         int st = zoo_state(zh);
         if (st == ZOO_EXPIRED_SESSION_STATE || st == ZOO_AUTH_FAILED_STATE || now_ms() > deadline) {
             zookeeper_close(zh);
-            return ss_error_set(err, SS_UNAVAILABLE, "zookeeper: no session with %s within %d ms",
-                                z->servers, z->session_ms);
+            return ss_error_set(err, SS_UNAVAILABLE, "no session with %s within %d ms", z->servers,
+                                z->session_ms);
         }
         struct timespec ts = {0, 5 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -157,10 +157,9 @@ static ss_code run(zk *z, zk_fn fn, void *arg, ss_error *err)
         /* Never queue a request on a handle that is not connected: if the server refuses the
          * old session at every attempt, such a request would wait forever. */
         int state = zoo_state(zh);
-        ss_code code =
-            state == ZOO_CONNECTED_STATE
-                ? fn(z, zh, arg, err)
-                : ss_error_set(err, SS_UNAVAILABLE, "zookeeper: not connected to %s", z->servers);
+        ss_code code = state == ZOO_CONNECTED_STATE
+                           ? fn(z, zh, arg, err)
+                           : ss_error_set(err, SS_UNAVAILABLE, "not connected to %s", z->servers);
         state = zoo_state(zh);
         pthread_rwlock_unlock(&z->lock);
         /* Cut off for longer than the session timeout: the server has expired the session (or
@@ -325,7 +324,7 @@ static ss_code do_set(zk *z, zhandle_t *zh, void *argp, ss_error *err)
         if (op->cond == SS_COND_ABSENT) {
             int rc = create_node(z, zh, a);
             if (rc == ZNODEEXISTS)
-                return ss_error_set(err, SS_ETAG_MISMATCH, "zookeeper: the key already exists");
+                return ss_error_set(err, SS_ETAG_MISMATCH, "the key already exists");
             a->new_version = 0;
             return map_rc(rc, err);
         }
@@ -369,9 +368,9 @@ static ss_code do_set(zk *z, zhandle_t *zh, void *argp, ss_error *err)
             }
         }
         if (rc == ZNONODE && op->cond == SS_COND_MATCH)
-            return ss_error_set(err, SS_ETAG_MISMATCH, "zookeeper: the key does not exist");
+            return ss_error_set(err, SS_ETAG_MISMATCH, "the key does not exist");
         if (rc == ZBADVERSION)
-            return ss_error_set(err, SS_ETAG_MISMATCH, "zookeeper: version is not %d", a->version);
+            return ss_error_set(err, SS_ETAG_MISMATCH, "version is not %d", a->version);
         if (rc != ZNONODE) return map_rc(rc, err);
         rc = create_node(z, zh, a);
         if (rc == ZOK) {
@@ -381,22 +380,13 @@ static ss_code do_set(zk *z, zhandle_t *zh, void *argp, ss_error *err)
         if (rc != ZNODEEXISTS) return map_rc(rc, err);
         /* Created concurrently: go round again and overwrite it. */
     }
-    return ss_error_set(err, SS_UNAVAILABLE, "zookeeper: the key kept changing; try again");
-}
-
-static ss_code check_size(const zk *z, const ss_op *op, ss_error *err)
-{
-    if (op->value_len > z->max_buffer)
-        return ss_error_set(err, SS_TOO_LARGE, "value of %zu bytes exceeds maxBufferSize %zu",
-                            op->value_len, z->max_buffer);
-    return SS_OK;
+    return ss_error_set(err, SS_UNAVAILABLE, "the key kept changing; try again");
 }
 
 static ss_code zk_set(void *self, const ss_op *op, char **etag_out, ss_error *err)
 {
     zk *z = self;
-    ss_code code = check_size(z, op, err);
-    if (code != SS_OK) return code;
+    ss_code code;
     write_arg a = {.op = op, .path = make_path(z, op->key, op->key_len)};
     if (!a.path) return ss_error_set(err, SS_NOMEM, "out of memory");
     if (op->cond == SS_COND_MATCH && (code = parse_version(op->etag, &a.version, err)) != SS_OK) {
@@ -415,9 +405,9 @@ static ss_code do_del(zk *z, zhandle_t *zh, void *argp, ss_error *err)
     write_arg *a = argp;
     int rc = zoo_delete(zh, a->path, a->op->cond == SS_COND_MATCH ? a->version : -1);
     if (rc == ZNONODE && a->op->cond != SS_COND_MATCH) return SS_OK;
-    if (rc == ZNONODE) return ss_error_set(err, SS_ETAG_MISMATCH, "zookeeper: no such key");
+    if (rc == ZNONODE) return ss_error_set(err, SS_ETAG_MISMATCH, "no such key");
     if (rc == ZBADVERSION)
-        return ss_error_set(err, SS_ETAG_MISMATCH, "zookeeper: version is not %d", a->version);
+        return ss_error_set(err, SS_ETAG_MISMATCH, "version is not %d", a->version);
     return map_rc(rc, err);
 }
 
@@ -676,9 +666,7 @@ static ss_code bulk_write(zk *z, const ss_op *ops, size_t count, ss_results *out
             code = ss_error_set(err, SS_NOMEM, "out of memory");
             goto done;
         }
-        if (ops[i].kind == SS_DRV_SET) ic = check_size(z, &ops[i], &ierr);
-        if (ic == SS_OK && ops[i].cond == SS_COND_MATCH)
-            ic = parse_version(ops[i].etag, &a.versions[i], &ierr);
+        if (ops[i].cond == SS_COND_MATCH) ic = parse_version(ops[i].etag, &a.versions[i], &ierr);
         /* A repeated key must be written in request order: leave later ones to the slow path. */
         for (size_t j = 0; j < i && ic == SS_OK && !a.items[i].slow; j++)
             a.items[i].slow = strcmp(a.paths[j], a.paths[i]) == 0;
@@ -708,11 +696,11 @@ static ss_code bulk_write(zk *z, const ss_op *ops, size_t count, ss_results *out
         } else if (op->kind == SS_DRV_DELETE) {
             ic = it->rc == ZNONODE && op->cond != SS_COND_MATCH ? SS_OK
                  : it->rc == ZNONODE || it->rc == ZBADVERSION
-                     ? ss_error_set(&ierr, SS_ETAG_MISMATCH, "zookeeper: %s", zerror(it->rc))
+                     ? ss_error_set(&ierr, SS_ETAG_MISMATCH, "%s", zerror(it->rc))
                      : map_rc(it->rc, &ierr);
         } else {
             if (it->rc == ZNONODE || it->rc == ZBADVERSION || it->rc == ZNODEEXISTS)
-                ic = ss_error_set(&ierr, SS_ETAG_MISMATCH, "zookeeper: %s", zerror(it->rc));
+                ic = ss_error_set(&ierr, SS_ETAG_MISMATCH, "%s", zerror(it->rc));
             else
                 ic = map_rc(it->rc, &ierr);
             if (ic == SS_OK) {
@@ -851,7 +839,7 @@ static ss_code do_tx(zk *z, zhandle_t *zh, void *argp, ss_error *err)
         if (bad < m && cond_err) {
             t->failed_op = owner[bad];
             t->guard_failed = guard[bad];
-            code = ss_error_set(err, SS_ETAG_MISMATCH, "zookeeper: %s", zerror(rc));
+            code = ss_error_set(err, SS_ETAG_MISMATCH, "%s", zerror(rc));
         } else {
             code = map_rc(rc, err);
         }
@@ -872,11 +860,10 @@ static ss_code zk_transact(void *self, const ss_op *ops, size_t count, const ss_
     if (count == 0) return SS_OK;
     for (size_t i = 0; i < count; i++) {
         ss_code code;
-        if (ops[i].kind == SS_DRV_SET && (code = check_size(z, &ops[i], err)) != SS_OK) return code;
         int v;
         if (ops[i].cond == SS_COND_MATCH && (code = parse_version(ops[i].etag, &v, err)) != SS_OK)
-            return ss_error_set(err, code, "key \"%s\": etag %s is not a znode version", ops[i].key,
-                                ops[i].etag);
+            return ss_error_set_op(err, code, i, &ops[i], "etag %s is not a znode version",
+                                   ops[i].etag);
     }
     tx_arg t = {.ops = ops, .count = count};
     ss_code code = batch_init(z, &t.stats, ops, count, false, err);
@@ -887,7 +874,7 @@ static ss_code zk_transact(void *self, const ss_op *ops, size_t count, const ss_
         /* A concurrent writer changed a key we only read: read again and retry. */
         code = SS_OK;
         if (attempt == MAX_RETRIES - 1)
-            code = ss_error_set(err, SS_UNAVAILABLE, "zookeeper: keys kept changing; try again");
+            code = ss_error_set(err, SS_UNAVAILABLE, "keys kept changing; try again");
     }
     /* The C client cannot put a TTL node into a multi, so keys written with a TTL are turned
      * into TTL nodes right after the multi committed: values and conditions stay atomic, the
@@ -904,9 +891,9 @@ static ss_code zk_transact(void *self, const ss_op *ops, size_t count, const ss_
         code = run(z, do_set, &a, err);
     }
     if (code == SS_ETAG_MISMATCH)
-        code = ss_error_set(err, SS_ETAG_MISMATCH, "key \"%s\": %s", ops[t.failed_op].key,
-                            ops[t.failed_op].cond == SS_COND_ABSENT ? "already exists"
-                                                                    : "etag mismatch");
+        code = ss_error_set_op(err, SS_ETAG_MISMATCH, t.failed_op, &ops[t.failed_op], "%s",
+                               ops[t.failed_op].cond == SS_COND_ABSENT ? "already exists"
+                                                                       : "etag mismatch");
     batch_free(&t.stats);
     return code;
 }
@@ -1005,9 +992,8 @@ static ss_code do_ping(zk *z, zhandle_t *zh, void *arg, ss_error *err)
 {
     struct Stat st;
     int rc = zoo_exists(zh, z->prefix_len ? z->prefix : "/", 0, &st);
-    return rc == ZNONODE
-               ? ss_error_set(err, SS_BACKEND, "zookeeper: prefix node %s is gone", z->prefix)
-               : map_rc(rc, err);
+    return rc == ZNONODE ? ss_error_set(err, SS_BACKEND, "prefix node %s is gone", z->prefix)
+                         : map_rc(rc, err);
 }
 
 static ss_code zk_ping(void *self, ss_error *err)

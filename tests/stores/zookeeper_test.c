@@ -124,6 +124,28 @@ int main(void)
                            .set = {.key = "small", .value = "0123456789a", .value_len = 11}};
         ss_transaction tx = {.ops = &op, .count = 1};
         CHECK(ss_transact(s, &tx, &err) == SS_TOO_LARGE, "11 bytes in a transaction");
+        /* The core enforces the narrowed limit; the driver does not check it again. */
+        CHECK(strstr(err.message, "value is 11 bytes, this store allows 10") != NULL,
+              "the core's size message: %s", err.message);
+
+        /* A failing condition in a transaction: the core's words name the op and the key once,
+         * the driver's say only why. */
+        ss_operation two[2] = {
+            {.kind = SS_OP_UPSERT, .set = {.key = "tx-new", .value = "n", .value_len = 1}},
+            {.kind = SS_OP_UPSERT,
+             .set = {.key = "small", .value = "x", .value_len = 1, .etag = "999"}}};
+        tx = (ss_transaction){.ops = two, .count = 2};
+        CHECK(ss_transact(s, &tx, &err) == SS_ETAG_MISMATCH, "stale version in a transaction");
+        CHECK(strstr(err.message, " (zookeeper): transact: operation 1: set \"small\": etag "
+                                  "mismatch") &&
+                  !strstr(err.message, "zookeeper:"),
+              "transaction message: %s", err.message);
+        CHECK(put(s, "small", "y", 1, NULL, NULL) == SS_OK, "plain set");
+        ss_set_request stale = {.key = "small", .value = "z", .value_len = 1, .etag = "999"};
+        CHECK(ss_set(NULL, s, &stale, &err) == SS_ETAG_MISMATCH, "stale version");
+        CHECK(strstr(err.message, " (zookeeper): set \"small\": version is not 999") &&
+                  !strstr(err.message, "zookeeper:"),
+              "set message: %s", err.message);
 
         /* TTL node, then a write without TTL makes it a plain node again. */
         CHECK(put(s, "ttl", "t", 1, "100", NULL) == SS_OK, "set with TTL");
