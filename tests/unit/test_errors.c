@@ -65,6 +65,25 @@ static void test_error_set(void)
     CHECK(strlen(err.message) == SS_ERROR_MESSAGE_MAX - 1);
 }
 
+/* A transaction's failing op in the core's words: index, kind and the key quoted as always. */
+static void test_error_set_op(void)
+{
+    ss_error e = {0};
+    const char key[] = "a\"b\x01";
+    ss_op op = {.kind = SS_DRV_DELETE, .key = key, .key_len = sizeof key - 1};
+    CHECK(ss_error_set_op(&e, SS_ETAG_MISMATCH, 7, &op, "version is %d", 3) == SS_ETAG_MISMATCH);
+    CHECK(e.code == SS_ETAG_MISMATCH && !e.retryable);
+    CHECK_STR(e.message, "operation 7: delete \"a\\\"b\\x01\": version is 3");
+    op.kind = SS_DRV_SET;
+    /* The driver may pass the message being replaced as an argument. */
+    CHECK(ss_error_set_op(&e, SS_UNAVAILABLE, 0, &op, "%s", e.message) == SS_UNAVAILABLE);
+    CHECK(e.retryable);
+    CHECK_STR(
+        e.message,
+        "operation 0: set \"a\\\"b\\x01\": operation 7: delete \"a\\\"b\\x01\": version is 3");
+    CHECK(ss_error_set_op(NULL, SS_BACKEND, 0, &op, "x") == SS_BACKEND);
+}
+
 static void test_values(void)
 {
     ss_value *v = ss_value_new("abc", 3, "e1");
@@ -200,6 +219,7 @@ int main(void)
 {
     test_table();
     test_error_set();
+    test_error_set_op();
     test_values();
     test_uuid_time();
     test_uuid_unique();
