@@ -15,7 +15,7 @@ ss_driver(couchbase SYMBOL ss_driver_couchbase
 ss_driver(etcd SYMBOL ss_driver_etcd SOURCES src/stores/etcd.c PKG libcurl jansson)
 ss_driver(hazelcast SYMBOL ss_driver_hazelcast SOURCES src/stores/hazelcast/hazelcast.c
           src/stores/hazelcast/codec.c)
-ss_driver(memcached SYMBOL ss_driver_memcached SOURCES src/stores/memcached.c PKG libmemcached)
+ss_driver(memcached SYMBOL ss_driver_memcached SOURCES src/stores/memcached.c PKG libmemcached libcrypto)
 ss_driver(mongodb SYMBOL ss_driver_mongodb
           SOURCES src/stores/mongodb/mongodb.c src/stores/mongodb/documents.c PKG libmongoc-1.0)
 # The SQL drivers are dialects of src/stores/sql/sql.c (listed by each; built once).

@@ -1,18 +1,19 @@
-# DynamoDB: SigV4 against AWS's published vectors (always), the conformance suite against
-# dynalite (scripts/services/dynalite.sh), and the driver's own tests.
+# DynamoDB: SigV4 against AWS's published vectors, the conformance suite against dynalite
+# (scripts/services/dynalite.sh), and the driver's own tests. All need the driver: its libcrypto
+# is what builds src/support/aws_sigv4.c.
 #
 # dynalite has no TransactWriteItems, so the conformance run leaves out the cases that need
 # transactions, and conformance.dynamodb_dynalite runs the whole suite on the driver registered
 # without its transaction slot (everything but transactions; those cases are skipped, visibly).
 # Transactions are tested in dynamodb_test against the shapes of AWS's API reference.
-ss_add_test(sigv4_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/sigv4_test.c LABELS dynamodb TIMEOUT 60)
-# AWS's SigV4 suite is third-party data: not in this repository, read from the shared reference
-# folder beside the checkout when it is there (see tests/stores/sigv4_test.c).
-target_compile_definitions(sigv4_test PRIVATE
-  SS_SIGV4_DIR="${CMAKE_SOURCE_DIR}/../shared/reference/aws-sigv4-test-suite")
-target_link_libraries(sigv4_test PRIVATE PkgConfig::SS_OPENSSL)
-
 if(SS_HAVE_DYNAMODB)
+  ss_add_test(sigv4_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/sigv4_test.c LABELS dynamodb TIMEOUT 60)
+  # AWS's SigV4 suite is third-party data: not in this repository, read from the shared reference
+  # folder beside the checkout when it is there (see tests/stores/sigv4_test.c).
+  target_compile_definitions(sigv4_test PRIVATE
+    SS_SIGV4_DIR="${CMAKE_SOURCE_DIR}/../shared/reference/aws-sigv4-test-suite")
+  target_link_libraries(sigv4_test PRIVATE PkgConfig::SSPKG_libcrypto)
+
   set(_ss_ddb_props
       "endpoint=\${SS_TEST_DYNAMODB_ENDPOINT}" "region=\${SS_TEST_DYNAMODB_REGION}"
       "accessKey=\${SS_TEST_DYNAMODB_ACCESS_KEY}" "secretKey=\${SS_TEST_DYNAMODB_SECRET_KEY}"
