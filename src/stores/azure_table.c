@@ -687,16 +687,11 @@ static ss_code batch_once(azt *a, txop *ts, size_t n, bool *retry, ss_error *err
                 if ((st == 412 || st == 404) && !user_cond) {
                     /* Our own probe went stale: someone wrote the key since. */
                     *retry = true;
-                    code = ss_error_set(err, SS_UNAVAILABLE,
-                                        "key \"%.*s\" changed during the "
-                                        "transaction",
-                                        (int)(t->first->key_len > 200 ? 200 : t->first->key_len),
-                                        t->first->key);
+                    code = ss_error_set_op(err, SS_UNAVAILABLE, t->index, t->first,
+                                           "changed during the transaction");
                 } else if ((st == 412 || st == 404 || st == 409) && user_cond) {
-                    code = ss_error_set(err, SS_ETAG_MISMATCH,
-                                        "operation %zu on key \"%.*s\": %s: %s", t->index,
-                                        (int)(t->first->key_len > 200 ? 200 : t->first->key_len),
-                                        t->first->key, c, m);
+                    code =
+                        ss_error_set_op(err, SS_ETAG_MISMATCH, t->index, t->first, "%s: %s", c, m);
                 } else {
                     code = map_error(st, c, m, err);
                 }
@@ -744,10 +739,8 @@ static ss_code azt_transact(void *self, const ss_op *ops, size_t count, const ss
     for (size_t i = 0; i < count && code == SS_OK; i++) {
         const ss_op *op = &ops[i];
         if (op->cond == SS_COND_MATCH && !etag_well_formed(op->etag)) {
-            code = ss_error_set(err, SS_ETAG_INVALID,
-                                "operation %zu on key \"%.*s\": not an ETag of Table Storage "
-                                "(W/\"datetime'...'\")",
-                                i, (int)(op->key_len > 200 ? 200 : op->key_len), op->key);
+            code = ss_error_set_op(err, SS_ETAG_INVALID, i, op,
+                                   "not an ETag of Table Storage (W/\"datetime'...'\")");
             break;
         }
         entity_key k;
@@ -772,10 +765,9 @@ static ss_code azt_transact(void *self, const ss_op *ops, size_t count, const ss
         entity_key_free(&k);
         bool exists = ts[f].last->kind == SS_DRV_SET;
         if (!(op->cond == SS_COND_ANY || (op->cond == SS_COND_ABSENT && !exists))) {
-            code = ss_error_set(err, SS_ETAG_MISMATCH,
-                                "operation %zu on key \"%.*s\": its condition fails on the state "
-                                "left by an earlier operation on the same key",
-                                i, (int)(op->key_len > 200 ? 200 : op->key_len), op->key);
+            code = ss_error_set_op(err, SS_ETAG_MISMATCH, i, op,
+                                   "its condition fails on the state left by an earlier "
+                                   "operation on the same key");
             break;
         }
         ts[f].last = op;
@@ -787,12 +779,7 @@ static ss_code azt_transact(void *self, const ss_op *ops, size_t count, const ss
         char *etag = NULL;
         code = op->kind == SS_DRV_SET ? azt_set(a, op, &etag, err) : azt_del(a, op, err);
         free(etag);
-        if (code != SS_OK && err) {
-            char msg[SS_ERROR_MESSAGE_MAX];
-            snprintf(msg, sizeof msg, "%s", err->message);
-            ss_error_set(err, code, "operation 0 on key \"%.*s\": %s",
-                         (int)(op->key_len > 200 ? 200 : op->key_len), op->key, msg);
-        }
+        if (code != SS_OK && err) ss_error_set_op(err, code, ts[0].index, op, "%s", err->message);
         entity_key_free(&ts[0].k);
         free(ts);
         return code;
@@ -805,11 +792,8 @@ static ss_code azt_transact(void *self, const ss_op *ops, size_t count, const ss
             if (ts[i].last->kind != SS_DRV_DELETE || ts[i].first->cond == SS_COND_MATCH) continue;
             code = probe(a, &ts[i], err);
             if (code == SS_OK && ts[i].first->cond == SS_COND_ABSENT && ts[i].probe_etag)
-                code = ss_error_set(
-                    err, SS_ETAG_MISMATCH,
-                    "operation %zu on key \"%.*s\": first-write, but the key exists", ts[i].index,
-                    (int)(ts[i].first->key_len > 200 ? 200 : ts[i].first->key_len),
-                    ts[i].first->key);
+                code = ss_error_set_op(err, SS_ETAG_MISMATCH, ts[i].index, ts[i].first,
+                                       "first-write, but the key exists");
         }
         if (code != SS_OK) break;
         bool retry = false;

@@ -744,13 +744,12 @@ static ss_code tx_send(cosmos *c, const ss_op *ops, size_t count, const target *
                 const ss_op *op = &ops[op_of[k]];
                 if (implicit[k] && (st == 412 || st == 404)) *retry = true;
                 if (st == 412 || st == 409 || (st == 404 && op->cond == SS_COND_MATCH))
-                    rc = ss_error_set(
-                        err, SS_ETAG_MISMATCH, "key \"%s\": %s (batch operation %zu: HTTP %d)",
-                        op->key, st == 409 ? "already exists" : "etag is not current", k, (int)st);
+                    rc = ss_error_set_op(
+                        err, SS_ETAG_MISMATCH, op_of[k], op, "%s (batch operation %zu: HTTP %d)",
+                        st == 409 ? "already exists" : "etag is not current", k, (int)st);
                 else
-                    rc = ss_error_set(err, st == 429 ? SS_UNAVAILABLE : SS_BACKEND,
-                                      "key \"%s\": batch operation %zu failed: HTTP %d", op->key, k,
-                                      (int)st);
+                    rc = ss_error_set_op(err, st == 429 ? SS_UNAVAILABLE : SS_BACKEND, op_of[k], op,
+                                         "batch operation %zu failed: HTTP %d", k, (int)st);
                 break;
             }
         }

@@ -783,10 +783,9 @@ static ss_code fold_ops(const ss_op *ops, size_t count, folded *out, size_t *out
         bool exists = out[f].last->kind == SS_DRV_SET;
         bool ok = op->cond == SS_COND_ANY || (op->cond == SS_COND_ABSENT && !exists);
         if (!ok)
-            return ss_error_set(err, SS_ETAG_MISMATCH,
-                                "operation %zu on key \"%.*s\": its condition fails on the state "
-                                "left by an earlier operation on the same key",
-                                i, (int)(op->key_len > 200 ? 200 : op->key_len), op->key);
+            return ss_error_set_op(err, SS_ETAG_MISMATCH, i, op,
+                                   "its condition fails on the state left by an earlier "
+                                   "operation on the same key");
         out[f].last = op;
     }
     *out_count = n;
@@ -859,10 +858,8 @@ static ss_code tx_error(const folded *fs, size_t n, const json_t *body, ss_code 
         if (!c || strcmp(c, "None") == 0) continue;
         if (strcmp(c, "ConditionalCheckFailed") == 0 && i < n) {
             const ss_op *op = fs[i].first;
-            return ss_error_set(err, SS_ETAG_MISMATCH,
-                                "TransactionCanceledException: ConditionalCheckFailed on key "
-                                "\"%.*s\" (operation %zu)",
-                                (int)(op->key_len > 200 ? 200 : op->key_len), op->key, fs[i].index);
+            return ss_error_set_op(err, SS_ETAG_MISMATCH, fs[i].index, op,
+                                   "TransactionCanceledException: ConditionalCheckFailed");
         }
         if (!worst_code) {
             worst_code = c;

@@ -854,13 +854,13 @@ static ss_code tx_attempt(fs *f, const ss_op *ops, size_t count, txkey *keys, si
             int64_t want;
             rc = parse_etag(op->etag, &want, err);
             if (rc != SS_OK)
-                rc = ss_error_set(err, rc, "key \"%s\": etag \"%s\" is not a version number",
-                                  op->key, op->etag);
+                rc = ss_error_set_op(err, rc, i, op, "etag \"%s\" is not a version number",
+                                     op->etag);
             if (rc == SS_OK && (!k->exists || k->version < 1 || k->version != want))
-                rc = ss_error_set(err, SS_ETAG_MISMATCH, "key \"%s\": etag %s is not current",
-                                  op->key, op->etag);
+                rc = ss_error_set_op(err, SS_ETAG_MISMATCH, i, op, "etag %s is not current",
+                                     op->etag);
         } else if (op->cond == SS_COND_ABSENT && k->exists) {
-            rc = ss_error_set(err, SS_ETAG_MISMATCH, "key \"%s\" already exists", op->key);
+            rc = ss_error_set_op(err, SS_ETAG_MISMATCH, i, op, "already exists");
         }
         k->exists = op->kind == SS_DRV_SET;
         k->version = -1;

@@ -238,7 +238,10 @@ static void test_tx_cancel(fake *f, ss_store *s)
                "conditional request failed\"}]}");
     ss_code rc = ss_transact(s, &tx, &err);
     CHECK(rc == SS_ETAG_MISMATCH, "cancelled tx: %s %s", ss_code_name(rc), err.message);
-    CHECK(strstr(err.message, "second") != NULL, "message names the key: %s", err.message);
+    CHECK(strstr(err.message, "): transact: operation 1: set \"second\": "
+                              "TransactionCanceledException: ConditionalCheckFailed") &&
+              !strstr(err.message, "on key"),
+          "the core names the op and key once: %s", err.message);
 
     fake_queue(f, 400, NULL,
                "{\"__type\":\"com.amazonaws.dynamodb.v20120810#TransactionCanceledException\","
