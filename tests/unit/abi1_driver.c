@@ -155,32 +155,34 @@ static ss_code a1_bulk_get(void *self, const ss_op *ops, size_t count, ss_result
     return SS_OK;
 }
 
-static ss_code a1_bulk_set(void *self, const ss_op *ops, size_t count, ss_results *out,
-                           ss_error *err)
+/* Bulk set and bulk delete: each op on its own, its outcome in its item. */
+static ss_code bulk_write(void *self, const char *slot, const ss_op *ops, size_t count,
+                          ss_results *out)
 {
     for (size_t i = 0; i < count; i++) {
-        log_op("bulk_set", &ops[i]);
+        log_op(slot, &ops[i]);
         ss_error e = {0};
         ss_code rc = check_cond(find(self, &ops[i]), &ops[i], &e);
-        if (rc == SS_OK) rc = apply_set(self, &ops[i], &out->items[i].etag, &e);
+        if (rc == SS_OK && ops[i].kind == SS_DRV_SET)
+            rc = apply_set(self, &ops[i], &out->items[i].etag, &e);
+        else if (rc == SS_OK)
+            apply_delete(self, &ops[i]);
         out->items[i].code = rc;
         if (rc != SS_OK) out->items[i].error = ss_strdup(e.message);
     }
     return SS_OK;
 }
 
+static ss_code a1_bulk_set(void *self, const ss_op *ops, size_t count, ss_results *out,
+                           ss_error *err)
+{
+    return bulk_write(self, "bulk_set", ops, count, out);
+}
+
 static ss_code a1_bulk_delete(void *self, const ss_op *ops, size_t count, ss_results *out,
                               ss_error *err)
 {
-    for (size_t i = 0; i < count; i++) {
-        log_op("bulk_delete", &ops[i]);
-        ss_error e = {0};
-        ss_code rc = check_cond(find(self, &ops[i]), &ops[i], &e);
-        if (rc == SS_OK) apply_delete(self, &ops[i]);
-        out->items[i].code = rc;
-        if (rc != SS_OK) out->items[i].error = ss_strdup(e.message);
-    }
-    return SS_OK;
+    return bulk_write(self, "bulk_delete", ops, count, out);
 }
 
 /* All-or-nothing for ops on distinct keys (all the test sends): check every condition, then
