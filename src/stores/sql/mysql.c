@@ -655,10 +655,7 @@ static ss_code my_transact_once(my_store *s, my_conn *c, const ss_op *ops, size_
         }
         ss_error e;
         rc = my_write(&s->base, c, &ops[i], etags[i], &e);
-        if (rc == SS_ETAG_MISMATCH)
-            ss_error_set(err, rc, "%s", e.message);
-        else if (rc != SS_OK)
-            ss_error_set(err, rc, "key \"%s\": %s", ops[i].key, e.message);
+        if (rc != SS_OK) ss_error_set_op(err, rc, i, &ops[i], "%s", e.message);
     }
     if (rc == SS_OK && nsets) {
         rc = my_batch(s, c, ops, idx, nsets, etags, false, err);
@@ -677,7 +674,7 @@ static ss_code my_transact(ss_sql *base, void *conn, const ss_op *ops, size_t co
 {
     my_store *s = (my_store *)base;
     my_conn *c = conn;
-    char (*etags)[SS_SQL_ETAG_SIZE] = calloc(count, sizeof *etags);
+    char(*etags)[SS_SQL_ETAG_SIZE] = calloc(count, sizeof *etags);
     size_t *idx = malloc(count * sizeof *idx);
     ss_code rc = SS_OK;
     if (!etags || !idx) {
@@ -705,7 +702,7 @@ static ss_code my_bulk_write(ss_sql *base, void *conn, const ss_op *ops, size_t 
 {
     my_store *s = (my_store *)base;
     my_conn *c = conn;
-    char (*etags)[SS_SQL_ETAG_SIZE] = calloc(count, sizeof *etags);
+    char(*etags)[SS_SQL_ETAG_SIZE] = calloc(count, sizeof *etags);
     ss_code *codes = calloc(count, sizeof *codes);
     size_t *sets = malloc(count * sizeof *sets), *dels = malloc(count * sizeof *dels);
     if (!etags || !codes || !sets || !dels) {

@@ -577,12 +577,16 @@ static ss_code pg_transact(ss_sql *s, void *conn, const ss_op *ops, size_t count
         rc = pg_pipeline(c, ops, count, calls, rows, &failed, &perr);
         if (rc != SS_OK) {
             if (failed != SIZE_MAX && failed < count) /* name the key whose statement failed */
-                ss_error_set(err, rc, "key \"%s\": %s", ops[failed].key, perr.message);
+                ss_error_set_op(err, rc, failed, &ops[failed], "%s", perr.message);
             else
                 ss_error_set(err, rc, "%s", perr.message);
         }
-        for (size_t i = 0; rc == SS_OK && i < count; i++)
-            if (!ss_sql_cond_met(&ops[i], rows[i])) rc = ss_sql_cond_error(&ops[i], err);
+        for (size_t i = 0; rc == SS_OK && i < count; i++) {
+            if (ss_sql_cond_met(&ops[i], rows[i])) continue;
+            ss_error e;
+            rc = ss_sql_cond_error(&ops[i], &e);
+            ss_error_set_op(err, rc, i, &ops[i], "%s", e.message);
+        }
         if (rc == SS_OK) {
             rc = pg_finish_tx(c, true, err);
         } else if (PQstatus(c) == CONNECTION_OK) {

@@ -27,17 +27,15 @@ static bool sql_is_uuid(const char *s)
 ss_code ss_sql_check_etag(const ss_op *op, ss_error *err)
 {
     if (op->cond == SS_COND_MATCH && !sql_is_uuid(op->etag))
-        return ss_error_set(err, SS_ETAG_INVALID, "key \"%s\": etag is not a UUID", op->key);
+        return ss_error_set(err, SS_ETAG_INVALID, "etag is not a UUID");
     return SS_OK;
 }
 
 ss_code ss_sql_cond_error(const ss_op *op, ss_error *err)
 {
     if (op->cond == SS_COND_ABSENT)
-        return ss_error_set(err, SS_ETAG_MISMATCH, "key \"%s\": already exists (first-write)",
-                            op->key);
-    return ss_error_set(err, SS_ETAG_MISMATCH,
-                        "key \"%s\": etag mismatch (missing, expired or changed)", op->key);
+        return ss_error_set(err, SS_ETAG_MISMATCH, "already exists (first-write)");
+    return ss_error_set(err, SS_ETAG_MISMATCH, "etag mismatch (missing, expired or changed)");
 }
 
 ss_code ss_sql_props(ss_ctx *ctx, const char **conn, const char **table, const char **meta,
@@ -347,8 +345,9 @@ ss_code ss_sql_transact(void *self, const ss_op *ops, size_t count, const ss_pai
     (void)metadata_count;
     if (count == 0) return SS_OK;
     for (size_t i = 0; i < count; i++) {
-        ss_code rc = ss_sql_check_etag(&ops[i], err);
-        if (rc != SS_OK) return rc;
+        ss_error e;
+        ss_code rc = ss_sql_check_etag(&ops[i], &e);
+        if (rc != SS_OK) return ss_error_set_op(err, rc, i, &ops[i], "%s", e.message);
     }
     sql_bulk_args a = {.ops = ops, .count = count};
     return ss_sql_run(self, false, sql_transact_run, &a, err);
