@@ -154,7 +154,10 @@ static void basics(ss_store *s, const char *tag)
     ss_transaction tx = {.ops = ops, .count = 3};
     ss_code c = ss_transact(s, &tx, &err);
     CHECK(c == SS_ETAG_MISMATCH, "tx: %s %s", ss_code_name(c), err.message);
-    CHECK(strstr(err.message, k3) != NULL, "tx error should name %s: %s", k3, err.message);
+    char want[300];
+    snprintf(want, sizeof want, "): transact: operation 2: set \"%s\": etag mismatch: ", k3);
+    CHECK(strstr(err.message, want) != NULL && !strstr(err.message, "(key "),
+          "tx error should name operation 2 and %s once: %s", k3, err.message);
     CHECK(value_is(s, k1, "orig1"), "k1 changed by a failed tx");
     CHECK(value_is(s, k2, "orig2"), "k2 changed by a failed tx");
     /* a condition that only holds because of an earlier op of the same tx: delete k2, then
@@ -181,6 +184,9 @@ static void basics(ss_store *s, const char *tag)
     ops[0].set.etag = "nope";
     c = ss_transact(s, &tx, &err);
     CHECK(c == SS_ETAG_INVALID, "tx invalid etag: %s %s", ss_code_name(c), err.message);
+    CHECK(strstr(err.message, "): transact: operation 0: set \"") &&
+              strstr(err.message, "invalid etag value: \"nope\" is not a number"),
+          "tx invalid etag message: %s", err.message);
 
     /* bulk: set 3 with one stale ETag, get 3 + a missing key, delete */
     ss_set_request bs[3] = {{.key = k1, .value = "b1", .value_len = 2},

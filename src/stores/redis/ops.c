@@ -406,8 +406,8 @@ ss_code redis_transact(void *self, const ss_op *ops, size_t count, const ss_pair
     size_t argc = 3 + count * 6;
     const char **argv = calloc(argc, sizeof *argv);
     size_t *lens = calloc(argc, sizeof *lens);
-    char (*nums)[2][24] = calloc(count, sizeof *nums); /* etag, ttl per op */
-    char (*conds)[2] = calloc(count, sizeof *conds);
+    char(*nums)[2][24] = calloc(count, sizeof *nums); /* etag, ttl per op */
+    char(*conds)[2] = calloc(count, sizeof *conds);
     char numkeys[24];
     ss_code code = SS_OK;
     if (!argv || !lens || !nums || !conds) {
@@ -429,10 +429,8 @@ ss_code redis_transact(void *self, const ss_op *ops, size_t count, const ss_pair
         ss_cond cond = op->cond;
         nums[i][0][0] = '\0';
         if (cond == SS_COND_MATCH && !redis_etag_canon(op->etag, nums[i][0])) {
-            code = ss_error_set(err, SS_ETAG_INVALID,
-                                "operation %zu (key \"%s\"): invalid etag value: \"%s\" is not a "
-                                "number",
-                                i + 1, op->key, op->etag);
+            code = ss_error_set_op(err, SS_ETAG_INVALID, i, op,
+                                   "invalid etag value: \"%s\" is not a number", op->etag);
             goto done;
         }
         conds[i][0] = (char)('0' + (int)cond);
@@ -478,29 +476,27 @@ ss_code redis_transact(void *self, const ss_op *ops, size_t count, const ss_pair
                 code =
                     ss_error_set(err, SS_BACKEND, "unexpected answer from the transaction script");
             } else {
-                const ss_op *op = &ops[at - 1];
+                size_t i = (size_t)at - 1;
+                const ss_op *op = &ops[i];
                 if (op->cond == SS_COND_MATCH && !*cur)
-                    code =
-                        ss_error_set(err, SS_ETAG_MISMATCH,
-                                     "transaction not applied: operation %lld (key \"%s\"): etag "
-                                     "mismatch: key does not exist (etag %s)",
-                                     at, op->key, op->etag);
+                    code = ss_error_set_op(err, SS_ETAG_MISMATCH, i, op,
+                                           "etag mismatch: key does not exist (etag %s); "
+                                           "transaction not applied",
+                                           op->etag);
                 else if (op->cond == SS_COND_MATCH)
-                    code =
-                        ss_error_set(err, SS_ETAG_MISMATCH,
-                                     "transaction not applied: operation %lld (key \"%s\"): etag "
-                                     "mismatch: version %s != %s",
-                                     at, op->key, op->etag, cur);
+                    code = ss_error_set_op(err, SS_ETAG_MISMATCH, i, op,
+                                           "etag mismatch: version %s != %s; transaction not "
+                                           "applied",
+                                           op->etag, cur);
                 else if (op->cond == SS_COND_ABSENT)
-                    code = ss_error_set(err, SS_ETAG_MISMATCH,
-                                        "transaction not applied: operation %lld (key \"%s\"): key "
-                                        "already exists (first-write)",
-                                        at, op->key);
+                    code = ss_error_set_op(err, SS_ETAG_MISMATCH, i, op,
+                                           "key already exists (first-write); transaction not "
+                                           "applied");
                 else
-                    code = ss_error_set(err, SS_BACKEND,
-                                        "transaction not applied: operation %lld (key \"%s\"): "
-                                        "stored version \"%s\" is not a number",
-                                        at, op->key, cur);
+                    code = ss_error_set_op(err, SS_BACKEND, i, op,
+                                           "stored version \"%s\" is not a number; transaction "
+                                           "not applied",
+                                           cur);
             }
         } else if (c.unacked) {
             code =
