@@ -406,8 +406,8 @@ ss_code redis_transact(void *self, const ss_op *ops, size_t count, const ss_pair
     size_t argc = 3 + count * 6;
     const char **argv = calloc(argc, sizeof *argv);
     size_t *lens = calloc(argc, sizeof *lens);
-    char(*nums)[2][24] = calloc(count, sizeof *nums); /* etag, ttl per op */
-    char(*conds)[2] = calloc(count, sizeof *conds);
+    char (*nums)[2][24] = calloc(count, sizeof *nums); /* etag, ttl per op */
+    char (*conds)[2] = calloc(count, sizeof *conds);
     char numkeys[24];
     ss_code code = SS_OK;
     if (!argv || !lens || !nums || !conds) {

@@ -674,7 +674,7 @@ static ss_code my_transact(ss_sql *base, void *conn, const ss_op *ops, size_t co
 {
     my_store *s = (my_store *)base;
     my_conn *c = conn;
-    char(*etags)[SS_SQL_ETAG_SIZE] = calloc(count, sizeof *etags);
+    char (*etags)[SS_SQL_ETAG_SIZE] = calloc(count, sizeof *etags);
     size_t *idx = malloc(count * sizeof *idx);
     ss_code rc = SS_OK;
     if (!etags || !idx) {
@@ -702,7 +702,7 @@ static ss_code my_bulk_write(ss_sql *base, void *conn, const ss_op *ops, size_t 
 {
     my_store *s = (my_store *)base;
     my_conn *c = conn;
-    char(*etags)[SS_SQL_ETAG_SIZE] = calloc(count, sizeof *etags);
+    char (*etags)[SS_SQL_ETAG_SIZE] = calloc(count, sizeof *etags);
     ss_code *codes = calloc(count, sizeof *codes);
     size_t *sets = malloc(count * sizeof *sets), *dels = malloc(count * sizeof *dels);
     if (!etags || !codes || !sets || !dels) {
