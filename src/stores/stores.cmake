@@ -21,6 +21,9 @@ ss_driver(mongodb SYMBOL ss_driver_mongodb
 # The SQL drivers are dialects of src/stores/sql/sql.c (listed by each; built once).
 ss_driver(mysql SYMBOL ss_driver_mysql PKG libmariadb
           SOURCES src/stores/sql/sql.c src/stores/sql/mysql.c src/stores/sql/mysql_dsn.c)
+ss_driver(sqlserver SYMBOL ss_driver_sqlserver LIBS sybdb HEADER sybdb.h
+          SOURCES src/stores/sql/sql.c src/stores/sql/sqlserver.c src/stores/sql/sqlserver_conn.c
+          src/stores/sql/sqlserver_tsql.c)
 ss_driver(postgresql SYMBOL ss_driver_postgresql PKG libpq
           SOURCES src/stores/sql/sql.c src/stores/sql/postgresql.c)
 ss_driver(redis SYMBOL ss_driver_redis SOURCES src/stores/redis/redis.c src/stores/redis/pool.c src/stores/redis/topology.c src/stores/redis/pipeline.c src/stores/redis/ops.c src/stores/redis/cluster.c PKG hiredis)

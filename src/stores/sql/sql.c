@@ -31,6 +31,15 @@ ss_code ss_sql_check_etag(const ss_op *op, ss_error *err)
     return SS_OK;
 }
 
+/* ss_sql_check_etag with the dialect's own ETag form when it has one. */
+static ss_code sql_check_etag(const ss_sql *s, const ss_op *op, ss_error *err)
+{
+    if (!s->dialect->etag_ok) return ss_sql_check_etag(op, err);
+    if (op->cond == SS_COND_MATCH && !s->dialect->etag_ok(op->etag))
+        return ss_error_set(err, SS_ETAG_INVALID, "etag is not one this store makes");
+    return SS_OK;
+}
+
 ss_code ss_sql_cond_error(const ss_op *op, ss_error *err)
 {
     if (op->cond == SS_COND_ABSENT)
@@ -282,7 +291,7 @@ static ss_code sql_write_run(ss_sql *s, void *conn, void *arg, ss_error *err)
 
 static ss_code sql_write(ss_sql *s, const ss_op *op, char **etag_out, ss_error *err)
 {
-    ss_code rc = ss_sql_check_etag(op, err);
+    ss_code rc = sql_check_etag(s, op, err);
     if (rc != SS_OK) return rc;
     sql_write_args a = {op, etag_out};
     /* Only unconditional writes are repeated: repeating a conditional one that did reach the
@@ -346,7 +355,7 @@ ss_code ss_sql_transact(void *self, const ss_op *ops, size_t count, const ss_pai
     if (count == 0) return SS_OK;
     for (size_t i = 0; i < count; i++) {
         ss_error e;
-        ss_code rc = ss_sql_check_etag(&ops[i], &e);
+        ss_code rc = sql_check_etag(self, &ops[i], &e);
         if (rc != SS_OK) return ss_error_set_op(err, rc, i, &ops[i], "%s", e.message);
     }
     sql_bulk_args a = {.ops = ops, .count = count};
@@ -368,7 +377,7 @@ ss_code ss_sql_bulk_write(void *self, const ss_op *ops, size_t count, ss_results
     size_t nsend = 0;
     for (size_t i = 0; i < count; i++) {
         ss_error e;
-        if (ss_sql_check_etag(&ops[i], &e) != SS_OK) {
+        if (sql_check_etag(self, &ops[i], &e) != SS_OK) {
             out->items[i].code = e.code;
             out->items[i].error = ss_strdup(e.message);
         } else {
@@ -388,7 +397,7 @@ ss_code ss_sql_bulk_write(void *self, const ss_op *ops, size_t count, ss_results
     } else {
         for (size_t i = 0, j = 0; i < count; i++) {
             ss_error e;
-            if (ss_sql_check_etag(&ops[i], &e) != SS_OK) continue;
+            if (sql_check_etag(self, &ops[i], &e) != SS_OK) continue;
             send[j] = ops[i];
             map[j++] = i;
         }
