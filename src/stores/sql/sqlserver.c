@@ -525,7 +525,7 @@ static ss_code ms_open(void *self, ss_ctx *ctx, ss_error *err)
         ms_close(s);
         return ss_error_set(err, SS_NOMEM, "out of memory");
     }
-    /* db-lib's timeouts are process-wide: the largest asked for wins. */
+    /* db-lib's timeouts are process-wide: the store opened last sets them. */
     int secs =
         (int)((s->conn.connect_timeout_ms ? s->conn.connect_timeout_ms : s->timeout_ms) / 1000);
     pthread_once(&ms_once, ms_init);
