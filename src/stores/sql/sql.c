@@ -31,13 +31,11 @@ ss_code ss_sql_check_etag(const ss_op *op, ss_error *err)
     return SS_OK;
 }
 
-/* ss_sql_check_etag with the dialect's own ETag form when it has one. */
-static ss_code sql_check_etag(const ss_sql *s, const ss_op *op, ss_error *err)
+/* The dialect's check_op, else ss_sql_check_etag. */
+static ss_code sql_check_etag(ss_sql *s, const ss_op *op, ss_error *err)
 {
-    if (!s->dialect->etag_ok) return ss_sql_check_etag(op, err);
-    if (op->cond == SS_COND_MATCH && !s->dialect->etag_ok(op->etag))
-        return ss_error_set(err, SS_ETAG_INVALID, "etag is not one this store makes");
-    return SS_OK;
+    if (s->dialect->check_op) return s->dialect->check_op(s, op, err);
+    return ss_sql_check_etag(op, err);
 }
 
 ss_code ss_sql_cond_error(const ss_op *op, ss_error *err)

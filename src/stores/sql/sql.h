@@ -58,9 +58,11 @@ typedef struct ss_sql_dialect {
     ss_pool_verdict (*check)(void *conn);
     ss_code (*exhausted)(ss_sql *s, ss_error *err); /* message naming the dialect's properties */
 
-    /* Optional: whether a MATCH ETag can be one of this dialect's (default: canonical UUID
-     * text). An ETag that cannot be is ETAG_INVALID before anything is sent. */
-    bool (*etag_ok)(const char *etag);
+    /* Optional: whether a write op can be sent (default: ss_sql_check_etag). Run on every set,
+     * delete and transaction op and bulk item before the dialect gets them; a bulk item it
+     * refuses fails alone. For an ETag form other than a UUID, or values the columns cannot
+     * hold unchanged. */
+    ss_code (*check_op)(ss_sql *s, const ss_op *op, ss_error *err);
 
     /* Optional: called before the thread takes a connection (e.g. to set per-thread I/O
      * deadlines for the calls it will make on it). */
@@ -167,7 +169,7 @@ ss_code ss_sql_props(ss_ctx *ctx, const char **conn, const char **table, const c
                      ss_error *err);
 
 /* ETAG_INVALID when op's condition is MATCH and its ETag is not a UUID, else SS_OK. The driver
- * slots use the dialect's etag_ok instead when it has one. */
+ * slots use the dialect's check_op instead when it has one. */
 ss_code ss_sql_check_etag(const ss_op *op, ss_error *err);
 
 /* Whether a statement that succeeded touching rows rows met op's condition. */

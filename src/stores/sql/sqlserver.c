@@ -329,11 +329,6 @@ static ss_code ms_write(ss_sql *base, void *conn, const ss_op *op, char etag[SS_
 static ss_code ms_transact(ss_sql *base, void *conn, const ss_op *ops, size_t count, ss_error *err)
 {
     ms_store *s = (ms_store *)base;
-    for (size_t i = 0; i < count; i++) {
-        ss_error e;
-        ss_code rc = ss_sqlserver_check_op(&s->tsql, &ops[i], &e);
-        if (rc != SS_OK) return ss_error_set_op(err, rc, i, &ops[i], "%s", e.message);
-    }
     char *sql;
     ss_code rc = ss_sqlserver_write_sql(&s->tsql, SS_SQLSERVER_TX, ops, count, &sql, err);
     if (rc != SS_OK) return rc;
@@ -389,40 +384,19 @@ static ss_code ms_bulk_write(ss_sql *base, void *conn, const ss_op *ops, size_t 
                              ss_item_result *items, ss_error *err)
 {
     ms_store *s = (ms_store *)base;
-    /* A value that cannot be stored fails alone: build the batch from the others. */
-    size_t n = 0;
-    ss_op *send = malloc(count * sizeof *send);
-    size_t *map = malloc(count * sizeof *map);
-    ss_item_result *sub = calloc(count, sizeof *sub);
-    ss_code rc = SS_OK;
-    if (!send || !map || !sub) {
-        rc = ss_error_set(err, SS_NOMEM, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < count; i++) {
-        ss_error e = {0};
-        if (ss_sqlserver_check_op(&s->tsql, &ops[i], &e) != SS_OK) {
-            items[i].code = e.code;
-            items[i].error = ss_strdup(e.message);
-            continue;
-        }
-        send[n] = ops[i];
-        map[n++] = i;
-    }
-    if (n == 0) goto out;
     char *sql;
-    if ((rc = ss_sqlserver_write_sql(&s->tsql, SS_SQLSERVER_BULK, send, n, &sql, err)) != SS_OK)
-        goto out;
-    ms_bwrite_args a = {send, n, sub};
+    ss_code rc = ss_sqlserver_write_sql(&s->tsql, SS_SQLSERVER_BULK, ops, count, &sql, err);
+    if (rc != SS_OK) return rc;
+    ms_bwrite_args a = {ops, count, items};
     /* Not repeated on a transient error: items committed before it would run twice. */
     rc = ms_exec_once(conn, sql, ms_bulk_write_row, &a, err);
     free(sql);
-    for (size_t j = 0; j < n; j++) items[map[j]] = sub[j];
-out:
-    free(send);
-    free(map);
-    free(sub);
     return rc;
+}
+
+static ss_code ms_check_op(ss_sql *base, const ss_op *op, ss_error *err)
+{
+    return ss_sqlserver_check_op(&((ms_store *)base)->tsql, op, err);
 }
 
 static ss_code ms_sweep_row(ms_conn *c, void *arg, ss_error *err)
@@ -462,7 +436,7 @@ static const ss_sql_dialect ms_dialect = {
     .disconnect = ms_disconnect,
     .check = ms_check,
     .exhausted = ms_exhausted,
-    .etag_ok = ss_sqlserver_etag_ok,
+    .check_op = ms_check_op,
     .ping = ms_ping,
     .get = ms_get,
     .write = ms_write,
