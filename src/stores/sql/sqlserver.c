@@ -198,6 +198,8 @@ static ss_pool_verdict ms_check(void *conn)
 {
     ms_conn *c = conn;
     if (c->dead || DBDEAD(c->db)) return SS_POOL_DEAD;
+    /* A client-side failure (a timeout) may have left a batch half read: not reused. */
+    if (c->err_no < 0) return SS_POOL_DROP;
     return SS_POOL_KEEP;
 }
 
