@@ -17,3 +17,8 @@ else()
   ss_add_test(sqlserver_conn_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/sqlserver_conn_test.c
               ${CMAKE_SOURCE_DIR}/src/stores/sql/sqlserver_conn.c LABELS sqlserver TIMEOUT 30)
 endif()
+# FreeTDS's result handling against a peer answering in TDS 7.4 as [MS-TDS] describes it.
+if(SS_HAVE_SQLSERVER)
+  ss_add_test(sqlserver_tds_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/sqlserver_tds_test.c
+              LIBS Threads::Threads LABELS sqlserver TIMEOUT 60)
+endif()
