@@ -17,7 +17,7 @@
 #include "stores/sql/sqlserver_tsql.h"
 #include "tcp_fake.h"
 
-typedef enum { REPLY_DONE, REPLY_ROW, REPLY_ETAG, REPLY_ERROR } reply_kind;
+typedef enum { REPLY_DONE, REPLY_ROW, REPLY_ETAG, REPLY_ERROR, REPLY_BULK } reply_kind;
 
 typedef struct peer {
     pthread_mutex_t mu;
@@ -124,11 +124,10 @@ static const unsigned char RV[8] = {0, 0, 0, 0, 0, 0, 0x07, 0xd1};
 /* [Data] as sent: "{"n":"é"}" in UCS-2LE (é is U+00E9). */
 static const char DATA_UTF8[] = "{\"n\":\"\xc3\xa9\"}";
 
-static void data_row(out *o)
+/* COLMETADATA entries of [Data] NVARCHAR(MAX) (max length 0xFFFF, a collation: PLP values)
+ * and [RowVersion] BIGBINARY(8) with user type 80 (timestamp). */
+static void data_cols(out *o)
 {
-    u8(o, 0x81);
-    u16(o, 2);
-    /* [Data] NVARCHAR(MAX): max length 0xFFFF, collation, PLP values. */
     u32(o, 0);
     u16(o, 0x0001);
     u8(o, 0xE7);
@@ -137,17 +136,19 @@ static void data_row(out *o)
     put(o, coll, 5);
     u8(o, 4);
     ucs2(o, "Data");
-    /* [RowVersion]: BIGBINARY(8), user type 80 (timestamp). */
     u32(o, 80);
     u16(o, 0);
     u8(o, 0xAD);
     u16(o, 8);
     u8(o, 10);
     ucs2(o, "RowVersion");
-    u8(o, 0xD1);
-    const char *json = "{\"n\":\"";
+}
+
+/* The two values: DATA_UTF8 as one PLP chunk of UCS-2, then RV. */
+static void data_vals(out *o)
+{
     out v = {.n = 0};
-    ucs2(&v, json);
+    ucs2(&v, "{\"n\":\"");
     u16(&v, 0xE9);
     ucs2(&v, "\"}");
     u64(o, v.n);
@@ -156,7 +157,36 @@ static void data_row(out *o)
     u32(o, 0);
     u16(o, 8);
     put(o, RV, 8);
+}
+
+static void data_row(out *o)
+{
+    u8(o, 0x81);
+    u16(o, 2);
+    data_cols(o);
+    u8(o, 0xD1);
+    data_vals(o);
     done(o, 0x10, 1);
+}
+
+/* Bulk get: [i] INT (fixed-length INT4, 0x38) first; rows for requests 2 and 0, in that order. */
+static void bulk_rows(out *o)
+{
+    u8(o, 0x81);
+    u16(o, 3);
+    u32(o, 0);
+    u16(o, 0);
+    u8(o, 0x38);
+    u8(o, 1);
+    ucs2(o, "i");
+    data_cols(o);
+    const uint32_t idx[] = {2, 0};
+    for (int r = 0; r < 2; r++) {
+        u8(o, 0xD1);
+        u32(o, idx[r]);
+        data_vals(o);
+    }
+    done(o, 0x10, 2);
 }
 
 static void etag_row(out *o)
@@ -211,6 +241,8 @@ static void serve(int fd, void *ctx)
                 data_row(&o);
             else if (r == REPLY_ETAG)
                 etag_row(&o);
+            else if (r == REPLY_BULK)
+                bulk_rows(&o);
             else if (r == REPLY_ERROR)
                 error_token(&o, p->err_number, p->err_text);
             else
@@ -326,6 +358,41 @@ int main(void)
     rc = ss_get(&v, s, &g, &err);
     CHECK(rc == SS_BACKEND && p.batches == 1 && strstr(err.message, "Invalid object name"),
           "208: %s %s (%d batches)", ss_code_name(rc), err.message, p.batches);
+
+    /* Bulk get: rows come back with their request index, in any order. */
+    expect(&p, REPLY_BULK, 0, NULL);
+    ss_get_request reqs[] = {{.key = "x"}, {.key = "y"}, {.key = "z"}};
+    ss_results res = {0};
+    rc = ss_bulk_get(&res, s, reqs, 3, NULL, &err);
+    CHECK(rc == SS_OK && res.count == 3, "bulk get: %s", err.message);
+    if (rc == SS_OK && res.count == 3) {
+        for (size_t i = 0; i < 3; i++) {
+            ss_value *bv = res.items[i].value;
+            bool want = i != 1;
+            CHECK(res.items[i].code == SS_OK && (bv != NULL) == want, "item %zu", i);
+            if (bv)
+                CHECK(bv->len == strlen(DATA_UTF8) && !memcmp(bv->data, DATA_UTF8, bv->len) &&
+                          bv->etag && !strcmp(bv->etag, "00000000000007d1"),
+                      "item %zu value", i);
+        }
+    }
+    ss_results_free(&res);
+
+    /* A transaction's THROWn condition names its operation: the second one here. */
+    expect(&p, REPLY_ERROR, 50100, "statestore: condition not met: operation 1");
+    ss_operation ops[2] = {{.kind = SS_OP_UPSERT}, {.kind = SS_OP_DELETE}};
+    ops[0].set = (ss_set_request){.key = "a", .value = "1", .value_len = 1};
+    ops[1].del = (ss_delete_request){.key = "b-key", .etag = "00000000000007d1"};
+    ss_transaction tx = {.ops = ops, .count = 2};
+    rc = ss_transact(s, &tx, &err);
+    CHECK(rc == SS_ETAG_MISMATCH && strstr(err.message, "b-key") && p.batches == 1,
+          "tx mismatch: %s %s (%d batches)", ss_code_name(rc), err.message, p.batches);
+    /* An ETag that is not a RowVersion is refused before anything is sent. */
+    expect(&p, REPLY_DONE, 0, NULL);
+    ops[1].del.etag = "c1e2a5b0-0000-4000-8000-000000000000";
+    rc = ss_transact(s, &tx, &err);
+    CHECK(rc == SS_ETAG_INVALID && p.batches == 0 && strstr(err.message, "b-key"),
+          "tx invalid etag: %s %s (%d batches)", ss_code_name(rc), err.message, p.batches);
 
     ss_close(s);
     tcp_fake_stop(&f);
