@@ -1,10 +1,10 @@
 # Plumbing shared by the drivers, the daemon and the CLI (HTTP client on libcurl, signing,
-# base64, UTF-8, percent-decoding, buffers, the strict JSON reader and writer on jsmn; see
-# docs/HACKING.md). Most of it needs nothing beyond libc (and the header-only jsmn) and is always
-# built. A file that needs a library is built only when an enabled driver declares that library
-# in its PKG list (src/stores/stores.cmake), which is also what links it: a build with only
-# drivers that need none (memory, sqlite) needs neither libcurl, jansson nor libcrypto
-# (tests/unit/minimal_build.sh checks it).
+# base64, UTF-8, percent-decoding, buffers, TCP sockets (net.c), the strict JSON reader and
+# writer on jsmn; see docs/HACKING.md). Most of it needs nothing beyond libc (and the header-only
+# jsmn) and is always built. A file that needs a library is built only when an enabled driver
+# declares that library in its PKG list (src/stores/stores.cmake), which is also what links it: a
+# build with only drivers that need none (memory, sqlite) needs neither libcurl, jansson nor
+# libcrypto (tests/unit/minimal_build.sh checks it).
 find_path(SS_JSMN_INCLUDE jsmn.h)
 if(NOT SS_JSMN_INCLUDE)
   message(FATAL_ERROR "src/support/json.c needs jsmn.h (Debian: libjsmn-dev)")

@@ -6,6 +6,7 @@
 #include "grpc_server.h"
 
 #include "grpc_conn.h"
+#include "support/net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -55,14 +56,7 @@ typedef struct conn_arg {
 
 static bool send_all(int fd, const uint8_t *p, size_t n)
 {
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
+    return ss_net_send_all(fd, p, n, ss_monotonic_ms() + SEND_TIMEOUT_S * 1000) == 0;
 }
 
 /* Sends everything pending, gathered into `out` (cap bytes) so an answer (HEADERS, DATA,
@@ -162,8 +156,6 @@ static void *accept_main(void *arg)
             }
             int one = 1;
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            struct timeval tv = {.tv_sec = SEND_TIMEOUT_S};
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
             struct timeval idle = {.tv_sec = IDLE_TIMEOUT_S};
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof idle);
             pthread_mutex_lock(&g->mu);

@@ -26,8 +26,6 @@
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +36,7 @@
 
 #include "cql.h"
 #include "statestore/driver.h"
+#include "support/net.h"
 #include "support/pool.h"
 #include "support/strbuf.h"
 #include "support/utf8.h"
@@ -153,70 +152,25 @@ static ss_code cass_error(const uint8_t *body, size_t len, uint8_t flags, ss_err
 /* Sockets                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
 
-static ss_code io_wait(cconn *k, short events, int64_t deadline, ss_error *err)
+static ss_code io_fail(cconn *k, const char *what, int e, ss_error *err)
 {
-    for (;;) {
-        int64_t left = deadline - ss_monotonic_ms();
-        if (left <= 0) {
-            k->dead = true;
-            return ss_error_set(err, SS_TIMEOUT, "no answer within the timeout");
-        }
-        struct pollfd p = {.fd = k->fd, .events = events};
-        int n = poll(&p, 1, (int)(left > 60000 ? 60000 : left));
-        if (n > 0) return SS_OK;
-        if (n < 0 && errno != EINTR) {
-            k->dead = true;
-            return ss_error_set(err, SS_UNAVAILABLE, "poll: %s", strerror(errno));
-        }
-    }
+    k->dead = true;
+    if (e == ETIMEDOUT) return ss_error_set(err, SS_TIMEOUT, "no answer within the timeout");
+    if (e == EPIPE && what[0] == 'r')
+        return ss_error_set(err, SS_UNAVAILABLE, "connection closed by the server");
+    return ss_error_set(err, SS_UNAVAILABLE, "%s: %s", what, strerror(e));
 }
 
 static ss_code io_write(cconn *k, const void *p, size_t n, int64_t deadline, ss_error *err)
 {
-    const char *c = p;
-    while (n) {
-        ssize_t w = send(k->fd, c, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w > 0) {
-            c += w;
-            n -= (size_t)w;
-            continue;
-        }
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            ss_code rc = io_wait(k, POLLOUT, deadline, err);
-            if (rc != SS_OK) return rc;
-            continue;
-        }
-        k->dead = true;
-        return ss_error_set(err, SS_UNAVAILABLE, "send: %s", strerror(errno));
-    }
-    return SS_OK;
+    int e = ss_net_send_all(k->fd, p, n, deadline);
+    return e ? io_fail(k, "send", e, err) : SS_OK;
 }
 
 static ss_code io_read(cconn *k, void *p, size_t n, int64_t deadline, ss_error *err)
 {
-    char *c = p;
-    while (n) {
-        ssize_t r = recv(k->fd, c, n, MSG_DONTWAIT);
-        if (r > 0) {
-            c += r;
-            n -= (size_t)r;
-            continue;
-        }
-        if (r == 0) {
-            k->dead = true;
-            return ss_error_set(err, SS_UNAVAILABLE, "connection closed by the server");
-        }
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            ss_code rc = io_wait(k, POLLIN, deadline, err);
-            if (rc != SS_OK) return rc;
-            continue;
-        }
-        k->dead = true;
-        return ss_error_set(err, SS_UNAVAILABLE, "recv: %s", strerror(errno));
-    }
-    return SS_OK;
+    int e = ss_net_recv_all(k->fd, p, n, deadline);
+    return e ? io_fail(k, "recv", e, err) : SS_OK;
 }
 
 /* Reads the next response frame that answers a request (server events, stream < 0, are
@@ -286,46 +240,13 @@ static ss_code tcp_connect(const cass *c, const char *host, int *fd_out, int64_t
         snprintf(name, sizeof name, "%s", host);
         snprintf(port, sizeof port, "%d", c->port);
     }
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-    int g = getaddrinfo(name, port, &hints, &ai);
+    int g;
+    int fd = ss_net_connect(name, port, deadline, &g);
     if (g != 0) return ss_error_set(err, SS_UNAVAILABLE, "resolve %s: %s", name, gai_strerror(g));
-    ss_code rc = SS_UNAVAILABLE;
-    int last = ECONNREFUSED;
-    for (struct addrinfo *a = ai; a; a = a->ai_next) {
-        int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            last = errno;
-            continue;
-        }
-        if (connect(fd, a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
-            last = errno;
-            close(fd);
-            continue;
-        }
-        cconn tmp = {.fd = fd};
-        if (io_wait(&tmp, POLLOUT, deadline, NULL) != SS_OK) {
-            last = ETIMEDOUT;
-            close(fd);
-            continue;
-        }
-        int soerr = 0;
-        socklen_t sl = sizeof soerr;
-        getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
-        if (soerr) {
-            last = soerr;
-            close(fd);
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        *fd_out = fd;
-        rc = SS_OK;
-        break;
-    }
-    freeaddrinfo(ai);
-    if (rc != SS_OK)
-        ss_error_set(err, SS_UNAVAILABLE, "connect %s:%s: %s", name, port, strerror(last));
-    return rc;
+    if (fd < 0)
+        return ss_error_set(err, SS_UNAVAILABLE, "connect %s:%s: %s", name, port, strerror(-fd));
+    *fd_out = fd;
+    return SS_OK;
 }
 
 /* OPTIONS (the server must speak CQL 3), STARTUP, and the SASL PLAIN login when the server

@@ -30,6 +30,7 @@
 #include "support/base64.h"
 #include "support/cas.h"
 #include "support/http.h"
+#include "support/net.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -37,7 +38,6 @@
 #include <openssl/rand.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -63,6 +63,7 @@ typedef struct cb_conn {
 typedef struct cb_node {
     char host[256];
     int port;
+    int64_t timeout_ms; /* of each send and each receive */
     atomic_uint next;
     cb_conn conns[CONNS_PER_NODE];
 } cb_node;
@@ -97,39 +98,25 @@ typedef struct cb_store {
 /* Sockets                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
 
-static bool send_all(int fd, const uint8_t *p, size_t n)
+/* e: an errno value from src/support/net.h (EPIPE: the node closed the connection). */
+static ss_code io_error(ss_error *err, const char *what, const cb_node *n, int e)
 {
-    while (n) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
-static bool recv_all(int fd, uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t r = recv(fd, p, n, 0);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return false;
-        p += r;
-        n -= (size_t)r;
-    }
-    return true;
-}
-
-static ss_code io_error(ss_error *err, const char *what, const cb_node *n)
-{
-    int e = errno;
     bool to = e == EAGAIN || e == EWOULDBLOCK || e == ETIMEDOUT;
     return ss_error_set(err, to ? SS_TIMEOUT : SS_UNAVAILABLE, "%s %s:%d: %s", what, n->host,
                         n->port,
-                        to  ? "timed out"
-                        : e ? strerror(e)
-                            : "connection closed");
+                        to                ? "timed out"
+                        : e && e != EPIPE ? strerror(e)
+                                          : "connection closed");
+}
+
+static int recv_all(int fd, const cb_node *n, uint8_t *p, size_t len)
+{
+    return ss_net_recv_all(fd, p, len, ss_monotonic_ms() + n->timeout_ms);
+}
+
+static int send_all(int fd, const cb_node *n, const uint8_t *p, size_t len)
+{
+    return ss_net_send_all(fd, p, len, ss_monotonic_ms() + n->timeout_ms);
 }
 
 /* Reads one response: header into h, body (malloc'd, may be NULL when empty) into *body. */
@@ -137,19 +124,18 @@ static ss_code read_response(int fd, const cb_node *n, cb_hdr *h, uint8_t **body
 {
     uint8_t hdr[CB_HDR_LEN];
     *body = NULL;
-    errno = 0;
-    if (!recv_all(fd, hdr, sizeof hdr)) return io_error(err, "read from", n);
+    int e = recv_all(fd, n, hdr, sizeof hdr);
+    if (e) return io_error(err, "read from", n, e);
     const char *why = NULL;
     if (!cb_decode_response_header(hdr, h, &why))
         return ss_error_set(err, SS_BACKEND, "%s:%d: %s", n->host, n->port, why);
     if (h->bodylen) {
         *body = malloc(h->bodylen);
         if (!*body) return ss_error_set(err, SS_NOMEM, "out of memory");
-        errno = 0;
-        if (!recv_all(fd, *body, h->bodylen)) {
+        if ((e = recv_all(fd, n, *body, h->bodylen)) != 0) {
             free(*body);
             *body = NULL;
-            return io_error(err, "read from", n);
+            return io_error(err, "read from", n, e);
         }
     }
     return SS_OK;
@@ -159,8 +145,8 @@ static ss_code read_response(int fd, const cb_node *n, cb_hdr *h, uint8_t **body
 static ss_code roundtrip(int fd, const cb_node *n, const uint8_t *req, size_t len, cb_hdr *h,
                          uint8_t **body, ss_error *err)
 {
-    errno = 0;
-    if (!send_all(fd, req, len)) return io_error(err, "write to", n);
+    int e = send_all(fd, n, req, len);
+    if (e) return io_error(err, "write to", n, e);
     return read_response(fd, n, h, body, err);
 }
 
@@ -299,31 +285,11 @@ static ss_code dial(cb_store *s, const cb_node *n, int *out, ss_error *err)
 {
     char port[8];
     snprintf(port, sizeof port, "%d", n->port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
-    int rc = getaddrinfo(n->host, port, &hints, &ai);
-    if (rc != 0)
-        return ss_error_set(err, SS_UNAVAILABLE, "resolve %s: %s", n->host, gai_strerror(rc));
-    int fd = -1;
-    errno = 0;
-    struct timeval tv = {(time_t)(s->timeout_ms / 1000),
-                         (suseconds_t)(s->timeout_ms % 1000) * 1000};
-    for (struct addrinfo *a = ai; a && fd < 0; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd < 0) continue;
-        /* Linux bounds connect() by the send timeout. */
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        if (connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
-            int e = errno;
-            close(fd);
-            fd = -1;
-            errno = e;
-        }
-    }
-    freeaddrinfo(ai);
-    if (fd < 0) return io_error(err, "connect to", n);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int gai;
+    int fd = ss_net_connect(n->host, port, ss_monotonic_ms() + s->timeout_ms, &gai);
+    if (gai != 0)
+        return ss_error_set(err, SS_UNAVAILABLE, "resolve %s: %s", n->host, gai_strerror(gai));
+    if (fd < 0) return io_error(err, "connect to", n, -fd);
     ss_code code = handshake(s, fd, n, err);
     if (code != SS_OK) {
         close(fd);
@@ -375,6 +341,7 @@ static cb_node *node_for(cb_store *s, const cb_server *sv)
     if (!n) return NULL;
     snprintf(n->host, sizeof n->host, "%s", sv->host);
     n->port = sv->port;
+    n->timeout_ms = s->timeout_ms;
     for (int i = 0; i < CONNS_PER_NODE; i++) {
         pthread_mutex_init(&n->conns[i].mu, NULL);
         n->conns[i].fd = -1;
@@ -837,8 +804,8 @@ static ss_code cb_bulk_get(void *self, const ss_op *ops, size_t count, ss_result
         e.message[0] = 0;
         ss_code code = conn_get(s, n, &c, &e);
         if (code == SS_OK) {
-            errno = 0;
-            if (!send_all(c->fd, buf, total)) code = io_error(&e, "write to", n);
+            int se = send_all(c->fd, n, buf, total);
+            if (se) code = io_error(&e, "write to", n, se);
             for (size_t k = 0; code == SS_OK && k < nreq; k++) {
                 cb_hdr h;
                 uint8_t *body = NULL;

@@ -33,16 +33,14 @@
 #include <statestore/driver.h>
 
 #include "codec.h"
+#include "support/net.h"
 #include "support/periodic.h"
 #include "support/pool.h"
 #include "support/strbuf.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -126,30 +124,17 @@ static ss_code io_error(ss_error *err, const hz_node *n, const char *what, int e
     return ss_error_set(err, SS_UNAVAILABLE, "%s %s:%d: %s", what, n->host, n->port, strerror(e));
 }
 
+/* Each send or receive gets the whole timeout (as a socket timeout would). */
 static ss_code send_all(hz_conn *c, const void *buf, size_t len, ss_error *err)
 {
-    const char *p = buf;
-    while (len) {
-        ssize_t w = send(c->fd, p, len, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return io_error(err, c->node, "send to", w < 0 ? errno : EPIPE);
-        p += w;
-        len -= (size_t)w;
-    }
-    return SS_OK;
+    int e = ss_net_send_all(c->fd, buf, len, ss_monotonic_ms() + c->node->s->timeout_ms);
+    return e ? io_error(err, c->node, "send to", e) : SS_OK;
 }
 
 static ss_code recv_all(hz_conn *c, void *buf, size_t len, ss_error *err)
 {
-    char *p = buf;
-    while (len) {
-        ssize_t r = recv(c->fd, p, len, 0);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) return io_error(err, c->node, "receive from", r < 0 ? errno : 0);
-        p += r;
-        len -= (size_t)r;
-    }
-    return SS_OK;
+    int e = ss_net_recv_all(c->fd, buf, len, ss_monotonic_ms() + c->node->s->timeout_ms);
+    return e ? io_error(err, c->node, "receive from", e == EPIPE ? 0 : e) : SS_OK;
 }
 
 /* Reads one whole message into out (malloc'd). */
@@ -225,52 +210,13 @@ static ss_code connect_to(hz_node *n, int64_t timeout_ms, int *fd_out, ss_error 
 {
     char port[16];
     snprintf(port, sizeof port, "%d", n->port);
-    struct addrinfo hints = {0}, *res = NULL;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    int rc = getaddrinfo(n->host, port, &hints, &res);
-    if (rc != 0)
-        return ss_error_set(err, SS_UNAVAILABLE, "resolve %s: %s", n->host, gai_strerror(rc));
-    int e = ECONNREFUSED;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) {
-            e = errno;
-            continue;
-        }
-        int fl = fcntl(fd, F_GETFL);
-        fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-        int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
-        if (r < 0 && errno == EINPROGRESS) {
-            struct pollfd pfd = {fd, POLLOUT, 0};
-            r = poll(&pfd, 1, (int)timeout_ms);
-            if (r == 0) {
-                e = ETIMEDOUT;
-                r = -1;
-            } else if (r > 0) {
-                socklen_t sl = sizeof e;
-                getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl);
-                r = e ? -1 : 0;
-            } else
-                e = errno;
-        } else if (r < 0)
-            e = errno;
-        if (r == 0) {
-            fcntl(fd, F_SETFL, fl);
-            struct timeval tv = {(time_t)(timeout_ms / 1000), (long)(timeout_ms % 1000) * 1000};
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-            int one = 1;
-            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-            freeaddrinfo(res);
-            *fd_out = fd;
-            return SS_OK;
-        }
-        close(fd);
-    }
-    freeaddrinfo(res);
-    hz_conn tmp = {-1, 0, n};
-    return io_error(err, tmp.node, "connect to", e);
+    int gai;
+    int fd = ss_net_connect(n->host, port, ss_monotonic_ms() + timeout_ms, &gai);
+    if (gai != 0)
+        return ss_error_set(err, SS_UNAVAILABLE, "resolve %s: %s", n->host, gai_strerror(gai));
+    if (fd < 0) return io_error(err, n, "connect to", -fd);
+    *fd_out = fd;
+    return SS_OK;
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -1,0 +1,95 @@
+/* net.c — see net.h. Plain sockets and poll(): no packaged library does just this much. */
+#include "support/net.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Waits until fd is ready for events or the deadline passes: 0, or an errno value. */
+static int net_wait(int fd, short events, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - ss_monotonic_ms();
+        if (left <= 0) return ETIMEDOUT;
+        struct pollfd p = {.fd = fd, .events = events};
+        int n = poll(&p, 1, (int)(left > 60000 ? 60000 : left));
+        if (n > 0) return 0;
+        if (n < 0 && errno != EINTR) return errno;
+    }
+}
+
+int ss_net_connect(const char *host, const char *port, int64_t deadline, int *gai)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    *gai = getaddrinfo(host, port, &hints, &res);
+    if (*gai != 0) return -EHOSTUNREACH;
+    int last = ECONNREFUSED;
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
+        int fd =
+            socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+        if (fd < 0) {
+            last = errno;
+            continue;
+        }
+        int e = 0;
+        if (connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+            e = errno == EINPROGRESS ? net_wait(fd, POLLOUT, deadline) : errno;
+            if (!e) {
+                socklen_t sl = sizeof e;
+                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl) != 0) e = errno;
+            }
+        }
+        if (!e) {
+            int one = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            freeaddrinfo(res);
+            return fd;
+        }
+        close(fd);
+        last = e;
+    }
+    freeaddrinfo(res);
+    return -last;
+}
+
+int ss_net_send_all(int fd, const void *buf, size_t len, int64_t deadline)
+{
+    const char *p = buf;
+    while (len) {
+        ssize_t w = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) {
+            p += w;
+            len -= (size_t)w;
+            continue;
+        }
+        if (w == 0) return EPIPE;
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return errno;
+        int e = net_wait(fd, POLLOUT, deadline);
+        if (e) return e;
+    }
+    return 0;
+}
+
+int ss_net_recv_all(int fd, void *buf, size_t len, int64_t deadline)
+{
+    char *p = buf;
+    while (len) {
+        ssize_t r = recv(fd, p, len, MSG_DONTWAIT);
+        if (r > 0) {
+            p += r;
+            len -= (size_t)r;
+            continue;
+        }
+        if (r == 0) return EPIPE;
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return errno;
+        int e = net_wait(fd, POLLIN, deadline);
+        if (e) return e;
+    }
+    return 0;
+}
