@@ -2,6 +2,7 @@
 #include "support/net.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -56,40 +57,32 @@ int ss_net_connect(const char *host, const char *port, int64_t deadline, int *ga
     return -last;
 }
 
-int ss_net_send_all(int fd, const void *buf, size_t len, int64_t deadline)
+/* Moves len bytes one way; p is only read when sending. */
+static int net_move(int fd, char *p, size_t len, int64_t deadline, bool sending)
 {
-    const char *p = buf;
     while (len) {
-        ssize_t w = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (w > 0) {
-            p += w;
-            len -= (size_t)w;
+        ssize_t n = sending ? send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT)
+                            : recv(fd, p, len, MSG_DONTWAIT);
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
             continue;
         }
-        if (w == 0) return EPIPE;
+        if (n == 0) return EPIPE;
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) return errno;
-        int e = net_wait(fd, POLLOUT, deadline);
+        int e = net_wait(fd, sending ? POLLOUT : POLLIN, deadline);
         if (e) return e;
     }
     return 0;
 }
 
+int ss_net_send_all(int fd, const void *buf, size_t len, int64_t deadline)
+{
+    return net_move(fd, (char *)buf, len, deadline, true);
+}
+
 int ss_net_recv_all(int fd, void *buf, size_t len, int64_t deadline)
 {
-    char *p = buf;
-    while (len) {
-        ssize_t r = recv(fd, p, len, MSG_DONTWAIT);
-        if (r > 0) {
-            p += r;
-            len -= (size_t)r;
-            continue;
-        }
-        if (r == 0) return EPIPE;
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) return errno;
-        int e = net_wait(fd, POLLIN, deadline);
-        if (e) return e;
-    }
-    return 0;
+    return net_move(fd, buf, len, deadline, false);
 }

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -112,32 +113,24 @@ static void test_connect_deadline(void)
 
 typedef struct {
     int fd;
-    const unsigned char *buf;
+    unsigned char *buf;
     size_t len, chunk;
     long pause_ms;
-} feeder;
+    bool sending;
+} mover;
 
-/* Writes buf in chunks with pauses, so the reader sees partial data. */
-static void *feed(void *arg)
+/* Sends or receives buf in chunks with pauses, so the other side sees partial data or a full
+ * socket buffer. */
+static void *move(void *arg)
 {
-    feeder *f = arg;
-    for (size_t off = 0; off < f->len; off += f->chunk) {
-        size_t n = f->len - off < f->chunk ? f->len - off : f->chunk;
-        if (ss_net_send_all(f->fd, f->buf + off, n, ss_monotonic_ms() + 10000) != 0) break;
-        if (f->pause_ms) sleep_ms(f->pause_ms);
-    }
-    return NULL;
-}
-
-/* Reads len bytes in chunks with pauses, so the writer fills the socket buffer and waits. */
-static void *drain(void *arg)
-{
-    feeder *f = arg;
-    unsigned char *out = (unsigned char *)f->buf;
-    for (size_t off = 0; off < f->len; off += f->chunk) {
-        size_t n = f->len - off < f->chunk ? f->len - off : f->chunk;
-        if (ss_net_recv_all(f->fd, out + off, n, ss_monotonic_ms() + 10000) != 0) break;
-        if (f->pause_ms) sleep_ms(f->pause_ms);
+    mover *m = arg;
+    for (size_t off = 0; off < m->len; off += m->chunk) {
+        size_t n = m->len - off < m->chunk ? m->len - off : m->chunk;
+        int64_t deadline = ss_monotonic_ms() + 10000;
+        int e = m->sending ? ss_net_send_all(m->fd, m->buf + off, n, deadline)
+                           : ss_net_recv_all(m->fd, m->buf + off, n, deadline);
+        if (e) break;
+        if (m->pause_ms) sleep_ms(m->pause_ms);
     }
     return NULL;
 }
@@ -149,34 +142,32 @@ static unsigned char *pattern(size_t n, unsigned seed)
     return b;
 }
 
+/* n bytes from one end to the other: `here` moves them in one call, the peer thread on `there`
+ * in chunks with pauses. Checks they all arrive unchanged. */
+static void exchange(int here, int there, size_t n, size_t chunk, bool here_sends)
+{
+    unsigned char *src = pattern(n, (unsigned)chunk), *dst = calloc(1, n);
+    mover peer = {there, here_sends ? dst : src, n, chunk, 1, !here_sends};
+    pthread_t t;
+    pthread_create(&t, NULL, move, &peer);
+    int64_t deadline = ss_monotonic_ms() + 20000;
+    CHECK((here_sends ? ss_net_send_all(here, src, n, deadline)
+                      : ss_net_recv_all(here, dst, n, deadline)) == 0);
+    pthread_join(t, NULL);
+    CHECK(memcmp(src, dst, n) == 0);
+    free(src);
+    free(dst);
+}
+
 static void test_pieces(void)
 {
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     /* Receive: the data comes 1000 bytes at a time (blocking socket, as Hazelcast's were). */
-    size_t n = 20000;
-    unsigned char *src = pattern(n, 7), *dst = calloc(1, n);
-    feeder f = {sv[1], src, n, 1000, 2};
-    pthread_t t;
-    pthread_create(&t, NULL, feed, &f);
-    CHECK(ss_net_recv_all(sv[0], dst, n, ss_monotonic_ms() + 10000) == 0);
-    pthread_join(t, NULL);
-    CHECK(memcmp(src, dst, n) == 0);
-    free(src);
-    free(dst);
-
+    exchange(sv[0], sv[1], 20000, 1000, false);
     /* Send: more than the socket buffer holds, to a reader that takes 64 KiB at a time. */
-    n = 4u << 20;
-    src = pattern(n, 11);
-    dst = calloc(1, n);
-    feeder d = {sv[1], dst, n, 64u << 10, 1};
     fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
-    pthread_create(&t, NULL, drain, &d);
-    CHECK(ss_net_send_all(sv[0], src, n, ss_monotonic_ms() + 20000) == 0);
-    pthread_join(t, NULL);
-    CHECK(memcmp(src, dst, n) == 0);
-    free(src);
-    free(dst);
+    exchange(sv[0], sv[1], 4u << 20, 64u << 10, true);
     close(sv[0]);
     close(sv[1]);
 }
