@@ -18,22 +18,14 @@
 #include "harness.h"
 #include "statestore/driver.h"
 #include "support/cosmos_auth.h"
+#include "support/strbuf.h"
 
-typedef struct buf {
-    char *data;
-    size_t len;
-} buf;
-
+/* libcurl's write callback: the body into an ss_buf (whose oom flag a failed append sets). */
 static size_t on_data(char *p, size_t size, size_t n, void *ud)
 {
-    buf *b = ud;
-    char *d = realloc(b->data, b->len + size * n + 1);
-    if (!d) return 0;
-    memcpy(d + b->len, p, size * n);
-    b->data = d;
-    b->len += size * n;
-    d[b->len] = '\0';
-    return size * n;
+    ss_buf *b = ud;
+    ss_buf_add(b, p, size * n);
+    return b->oom ? 0 : size * n;
 }
 
 static CURL *raw_curl;
@@ -42,7 +34,7 @@ static CURL *raw_curl;
 static json_t *raw_req(const char *method, const char *url, struct curl_slist *hdrs,
                        const char *body)
 {
-    buf b = {0};
+    ss_buf b = {0};
     curl_easy_setopt(raw_curl, CURLOPT_URL, url);
     curl_easy_setopt(raw_curl, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(raw_curl, CURLOPT_HTTPHEADER, hdrs);
@@ -59,13 +51,13 @@ static json_t *raw_req(const char *method, const char *url, struct curl_slist *h
     json_t *j = NULL;
     if (curl_easy_perform(raw_curl) == CURLE_OK) {
         curl_easy_getinfo(raw_curl, CURLINFO_RESPONSE_CODE, &status);
-        if (status < 300 && b.data) j = json_loadb(b.data, b.len, 0, NULL);
+        if (status < 300 && b.p) j = json_loadb(b.p, b.len, 0, NULL);
     }
     if (!j) {
         fprintf(stderr, "raw %s %s failed (HTTP %ld)\n", method, url, status);
         exit(1);
     }
-    free(b.data);
+    free(b.p);
     return j;
 }
 

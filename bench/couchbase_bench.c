@@ -21,6 +21,7 @@
 #include "driver_side.h"
 #include "harness.h"
 #include "stores/couchbase/couchbase_internal.h"
+#include "support/strbuf.h"
 
 #define NKEYS   10000
 #define VAL_LEN 100
@@ -125,21 +126,12 @@ static void raw_bulk(void *ctx, size_t i)
     }
 }
 
-typedef struct text {
-    char *p;
-    size_t n;
-} text;
-
+/* libcurl's write callback: the body into an ss_buf (whose oom flag a failed append sets). */
 static size_t collect(char *p, size_t sz, size_t n, void *ud)
 {
-    text *t = ud;
-    char *q = realloc(t->p, t->n + sz * n + 1);
-    if (!q) return 0;
-    memcpy(q + t->n, p, sz * n);
-    t->p = q;
-    t->n += sz * n;
-    q[t->n] = 0;
-    return sz * n;
+    ss_buf *t = ud;
+    ss_buf_add(t, p, sz * n);
+    return t->oom ? 0 : sz * n;
 }
 
 int main(void)
@@ -160,7 +152,7 @@ int main(void)
     /* The raw side's map, over the same REST endpoint. */
     char u[512];
     snprintf(u, sizeof u, "%s/pools/default/buckets/%s", url, bucket);
-    text t = {0};
+    ss_buf t = {0};
     CURL *c = curl_easy_init();
     curl_easy_setopt(c, CURLOPT_URL, u);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
@@ -168,7 +160,7 @@ int main(void)
     if (curl_easy_perform(c) != CURLE_OK || !t.p) die("config", u);
     curl_easy_cleanup(c);
     char why[160];
-    b.cfg = cb_config_parse(t.p, t.n, "127.0.0.1", why, sizeof why);
+    b.cfg = cb_config_parse(t.p, t.len, "127.0.0.1", why, sizeof why);
     free(t.p);
     if (!b.cfg || b.cfg->nservers > 8) die("config", why);
     for (size_t n = 0; n < b.cfg->nservers; n++) {
